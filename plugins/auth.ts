@@ -1,0 +1,40 @@
+// JWT (through @fastify/jwt) and API keys. @fastify/jwt is registered in a scope of its own under the
+// `ipc` namespace, so a host app that registered @fastify/jwt itself keeps its own.
+import { createPublicKey } from 'node:crypto'
+import fastifyJwt from '@fastify/jwt'
+import fp from 'fastify-plugin'
+import { Authenticator, type JwtVerify } from '../src/gateway/auth.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ipcAuth: Authenticator
+  }
+}
+
+export default fp(async function auth (fastify) {
+  const { jwt, apiKeys } = fastify.ipcConfig
+  const holder: { verify: JwtVerify | null } = { verify: null }
+  if (jwt?.secret !== undefined || jwt?.publicKey !== undefined) {
+    const algorithms = jwt.algorithms ?? defaultAlgorithms(jwt.publicKey)
+    await fastify.register(async function jwtScope (scope) {
+      await scope.register(fastifyJwt, {
+        secret: jwt.secret ?? { public: jwt.publicKey!, private: '' },
+        namespace: 'ipc',
+        verify: {
+          algorithms,
+          ...(jwt.issuer === undefined ? {} : { allowedIss: jwt.issuer }),
+          ...(jwt.audience === undefined ? {} : { allowedAud: jwt.audience })
+        }
+      })
+      const verifier = (scope.jwt as unknown as Record<string, { verify: (t: string) => Record<string, unknown> }>).ipc
+      holder.verify = token => verifier.verify(token)
+    })
+  }
+  fastify.decorate('ipcAuth', new Authenticator(holder.verify, apiKeys))
+}, { name: 'ipc-auth', dependencies: ['ipc-config'] })
+
+// The algorithm list is always pinned: HS256 for a secret, RS256 or ES256 by the public key's type.
+function defaultAlgorithms (publicKey: string | undefined): Array<'HS256' | 'RS256' | 'ES256'> {
+  if (publicKey === undefined) return ['HS256']
+  return createPublicKey(publicKey).asymmetricKeyType === 'ec' ? ['ES256'] : ['RS256']
+}

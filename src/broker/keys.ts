@@ -1,0 +1,38 @@
+// Every Redis key of PROTOCOL.md section 9, in one place.
+export interface Keys {
+  rpc (service: string): string
+  dead (service: string): string
+  reply (nodeId: string): string
+  workers (service: string): string
+  methods (service: string): string
+  readonly catalog: string
+  readonly events: string
+  presenceUser (userId: string): string
+  presenceRoom (room: string): string
+  readonly presenceOnline: string
+}
+
+export function keys (prefix = 'ipc:'): Keys {
+  return {
+    rpc: service => `${prefix}rpc:${service}`,
+    dead: service => `${prefix}rpc:${service}:dead`,
+    reply: nodeId => `${prefix}reply:${nodeId}`,
+    workers: service => `${prefix}workers:${service}`,
+    methods: service => `${prefix}methods:${service}`,
+    catalog: `${prefix}catalog`,
+    events: `${prefix}events`,
+    presenceUser: userId => `${prefix}presence:user:${userId}`,
+    presenceRoom: room => `${prefix}presence:room:${room}`,
+    presenceOnline: `${prefix}presence:online`
+  }
+}
+
+/** The consumer group every worker of a service reads requests with. */
+export const WORKER_GROUP = 'workers'
+export const REQUEST_MAXLEN = 100000
+export const EVENTS_MAXLEN = 100000
+export const REPLY_TTL_MS = 60000
+export const CLAIM_IDLE_MS = 5000
+export const MAX_DELIVERIES = 3
+export const WORKER_TTL_MS = 15000
+export const WORKER_HEARTBEAT_MS = 5000

@@ -1,0 +1,69 @@
+// The Broker: what the gateway needs from the world outside its process. memory.ts serves one node;
+// redis.ts serves many nodes and remote workers. Routes and plugins see only this interface.
+import type { Caller, MethodSpec } from '../protocol/frames.js'
+
+export interface OutgoingEvent {
+  target: string
+  event: string
+  data?: unknown
+  /** a connection id that must not receive the event (usually the sender) */
+  exclude?: string
+}
+
+/** An event as every node receives it; `data` arrives as JSON text so it is serialized only once. */
+export interface DeliveredEvent {
+  target: string
+  event: string
+  dataJson: string
+  exclude?: string
+  offset?: string
+}
+
+export interface RemoteCall {
+  id: string
+  method: string
+  params: unknown
+  caller: Caller
+  /** epoch ms */
+  deadline: number
+}
+
+export interface PresenceEntry {
+  userId: string
+  connectionId: string
+}
+
+/** Presence of users and rooms across every node that shares the broker. */
+export interface PresenceStore {
+  connect (entry: PresenceEntry): Promise<void>
+  disconnect (entry: PresenceEntry, rooms: Iterable<string>): Promise<void>
+  join (entry: PresenceEntry, room: string): Promise<void>
+  leave (entry: PresenceEntry, room: string): Promise<void>
+  /** the distinct user ids in a room */
+  room (room: string): Promise<string[]>
+  online (userIds: string[]): Promise<Record<string, boolean>>
+}
+
+export interface BrokerListener {
+  /** an event for this node's connections */
+  event (event: DeliveredEvent): void
+  /** the remote method catalog changed */
+  catalog (): void
+  /** the broker went down or came back */
+  state (up: boolean): void
+}
+
+export interface Broker {
+  readonly kind: 'memory' | 'redis'
+  readonly nodeId: string
+  readonly presence: PresenceStore
+  start (listener: BrokerListener): Promise<void>
+  close (): Promise<void>
+  /** false while the backing store is unreachable */
+  isUp (): boolean
+  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  /** methods served by remote workers, by name */
+  remoteMethods (): ReadonlyMap<string, MethodSpec>
+  /** sends a call to a worker; resolves with its result or rejects with an RpcError (-32050, -32008, or the worker's) */
+  call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown>
+}

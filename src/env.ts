@@ -1,0 +1,149 @@
+// Standalone configuration from environment variables: each one parsed and checked, and a bad value
+// reported as one line naming the variable.
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import { type FastifyIpcOptions, Limits } from './config.js'
+
+export interface ServerConfig {
+  port: number
+  host: string
+  logLevel: string
+  trustProxy: boolean
+  methods?: string
+  options: FastifyIpcOptions
+}
+
+export class EnvError extends Error {}
+
+const limit = (key: keyof typeof Limits) => Limits[key] as unknown as { description: string, default: number, minimum: number }
+const Integer = (min: number, max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: min, maximum: max })
+
+/** env name -> [option path, schema of the converted value, conversion] */
+const limitVars: Record<string, keyof typeof Limits> = {
+  IPC_MAX_PAYLOAD: 'maxPayload',
+  IPC_MAX_BATCH: 'maxBatch',
+  IPC_MAX_IN_FLIGHT: 'maxInFlight',
+  IPC_RATE_LIMIT: 'rateLimit',
+  IPC_MAX_CONNECTIONS: 'maxConnections',
+  IPC_MAX_CONNECTIONS_PER_USER: 'maxConnectionsPerUser',
+  IPC_MAX_CONNECTIONS_PER_IP: 'maxConnectionsPerIp',
+  IPC_MAX_BUFFERED_BYTES: 'maxBufferedBytes',
+  IPC_MAX_ROOMS_PER_CONNECTION: 'maxRoomsPerConnection',
+  IPC_AUTH_TIMEOUT_MS: 'authTimeoutMs',
+  IPC_HEARTBEAT_MS: 'heartbeatMs',
+  IPC_DEFAULT_TIMEOUT_MS: 'defaultTimeoutMs',
+  IPC_PRESENCE_TTL_MS: 'presenceTtlMs',
+  IPC_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs'
+}
+
+/** every variable the server reads, with its meaning (for the README and `--help`) */
+export const envHelp: Record<string, string> = {
+  IPC_PORT: 'port to listen on (8765)',
+  IPC_HOST: 'address to listen on (0.0.0.0)',
+  IPC_PATH: 'WebSocket path (/ws)',
+  IPC_JWT_SECRET: 'HS256 secret for JWTs',
+  IPC_JWT_PUBLIC_KEY: 'PEM public key for RS256/ES256 JWTs (\\n escapes allowed)',
+  IPC_JWT_ALGORITHMS: 'comma-separated pinned algorithms (HS256, or RS256/ES256 by key type)',
+  IPC_JWT_ISSUER: 'required `iss` claim',
+  IPC_JWT_AUDIENCE: 'required `aud` claim',
+  IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
+  IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
+  IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
+  IPC_METHODS: 'module whose default export registers methods: (ipc, app) => void',
+  IPC_NODE_ID: 'this node\'s id (random by default)',
+  IPC_PREFIX: 'Redis key prefix (ipc:)',
+  IPC_LOG_LEVEL: 'pino log level (info)',
+  IPC_TRUST_PROXY: 'true behind a reverse proxy (nginx), so per-IP limits see the client address',
+  REDIS_URL: 'Redis URL; unset = embedded in-memory broker (one node)',
+  ...Object.fromEntries(Object.entries(limitVars).map(([env, key]) => [env, `${limit(key).description} (${limit(key).default})`]))
+}
+
+const port = Compile(Integer(0, 65535))
+const algorithms = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'])
+
+export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
+  const get = (name: string): string | undefined => {
+    const v = env[name]
+    return v === undefined || v.trim() === '' ? undefined : v.trim()
+  }
+  const list = (name: string): string[] | undefined => get(name)?.split(',').map(s => s.trim()).filter(Boolean)
+  const int = (name: string, min: number): number | undefined => {
+    const raw = get(name)
+    if (raw === undefined) return undefined
+    const n = Number(raw)
+    if (!/^-?\d+$/.test(raw) || !Compile(Integer(min)).Check(n)) throw new EnvError(`${name}=${raw}: must be a whole number >= ${min}`)
+    return n
+  }
+
+  const options: FastifyIpcOptions = {}
+  for (const [name, key] of Object.entries(limitVars)) {
+    const n = int(name, limit(key).minimum)
+    if (n !== undefined) options[key] = n
+  }
+  const path = get('IPC_PATH')
+  if (path !== undefined) {
+    if (!path.startsWith('/')) throw new EnvError(`IPC_PATH=${path}: must start with /`)
+    options.path = path
+  }
+  const secret = get('IPC_JWT_SECRET')
+  const publicKey = get('IPC_JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n')
+  if (secret !== undefined && publicKey !== undefined) throw new EnvError('IPC_JWT_SECRET and IPC_JWT_PUBLIC_KEY: set one, not both')
+  const algs = list('IPC_JWT_ALGORITHMS')
+  for (const a of algs ?? []) {
+    if (!algorithms.has(a)) throw new EnvError(`IPC_JWT_ALGORITHMS: unknown algorithm "${a}" (one of ${[...algorithms].join(', ')})`)
+  }
+  if (secret !== undefined || publicKey !== undefined || algs !== undefined) {
+    options.jwt = {
+      ...(secret === undefined ? {} : { secret }),
+      ...(publicKey === undefined ? {} : { publicKey }),
+      ...(algs === undefined ? {} : { algorithms: algs as never }),
+      ...(get('IPC_JWT_ISSUER') === undefined ? {} : { issuer: get('IPC_JWT_ISSUER') }),
+      ...(get('IPC_JWT_AUDIENCE') === undefined ? {} : { audience: get('IPC_JWT_AUDIENCE') })
+    }
+  }
+  const keys = list('IPC_API_KEYS')
+  if (keys !== undefined) {
+    options.apiKeys = {}
+    for (const pair of keys) {
+      const sep = pair.indexOf(':')
+      const name = pair.slice(0, sep)
+      const key = pair.slice(sep + 1)
+      if (sep <= 0 || key.length < 16) throw new EnvError('IPC_API_KEYS: each entry must be name:key with a key of at least 16 characters')
+      options.apiKeys[name] = key
+    }
+  }
+  const rooms = list('IPC_PUBLIC_ROOMS')
+  if (rooms !== undefined) options.publicRooms = rooms
+  const anon = get('IPC_ALLOW_ANONYMOUS')
+  if (anon !== undefined) {
+    if (!/^(true|false|1|0)$/.test(anon)) throw new EnvError(`IPC_ALLOW_ANONYMOUS=${anon}: must be true or false`)
+    options.allowAnonymous = anon === 'true' || anon === '1'
+  }
+  const nodeId = get('IPC_NODE_ID')
+  if (nodeId !== undefined) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(nodeId)) throw new EnvError(`IPC_NODE_ID=${nodeId}: letters, digits, _ . - only`)
+    options.nodeId = nodeId
+  }
+  const prefix = get('IPC_PREFIX')
+  if (prefix !== undefined) options.prefix = prefix
+  const redis = get('REDIS_URL')
+  if (redis !== undefined) {
+    if (!/^rediss?:\/\//.test(redis)) throw new EnvError(`REDIS_URL=${redis}: must start with redis:// or rediss://`)
+    options.redis = redis
+  }
+
+  const rawPort = get('IPC_PORT') ?? '8765'
+  if (!/^\d+$/.test(rawPort) || !port.Check(Number(rawPort))) throw new EnvError(`IPC_PORT=${rawPort}: must be a port number (0-65535)`)
+  const logLevel = get('IPC_LOG_LEVEL') ?? 'info'
+  if (!/^(fatal|error|warn|info|debug|trace|silent)$/.test(logLevel)) throw new EnvError(`IPC_LOG_LEVEL=${logLevel}: one of fatal, error, warn, info, debug, trace, silent`)
+  const trustProxy = get('IPC_TRUST_PROXY') ?? 'false'
+  if (!/^(true|false|1|0)$/.test(trustProxy)) throw new EnvError(`IPC_TRUST_PROXY=${trustProxy}: must be true or false`)
+  return {
+    port: Number(rawPort),
+    host: get('IPC_HOST') ?? '0.0.0.0',
+    logLevel,
+    trustProxy: trustProxy === 'true' || trustProxy === '1',
+    methods: get('IPC_METHODS'),
+    options
+  }
+}

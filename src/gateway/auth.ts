@@ -1,0 +1,63 @@
+// Turns a bearer token (JWT or API key) into an Identity, or refuses it with -32001.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Identity } from '../config.js'
+import { ErrorCode, RpcError } from '../protocol/errors.js'
+
+export type JwtVerify = (token: string) => Record<string, unknown>
+
+export class Authenticator {
+  private readonly keys: Array<{ name: string, digest: Buffer }>
+
+  constructor (private readonly verifyJwt: JwtVerify | null, apiKeys: Record<string, string> = {}) {
+    this.keys = Object.entries(apiKeys).map(([name, key]) => ({ name, digest: sha256(key) }))
+  }
+
+  authenticate (token: string): Identity {
+    const apiKey = this.apiKey(token)
+    if (apiKey !== null) {
+      return { kind: 'service', userId: `service:${apiKey}`, roles: ['service'], rooms: ['*'], claims: {}, expiresAt: null }
+    }
+    if (this.verifyJwt === null) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'No JWT secret or key is configured')
+    let claims: Record<string, unknown>
+    try {
+      claims = this.verifyJwt(token)
+    } catch (err) {
+      throw new RpcError(ErrorCode.UNAUTHENTICATED, `Invalid token: ${(err as Error).message}`)
+    }
+    const sub = claims.sub
+    if ((typeof sub !== 'string' || sub === '') && typeof sub !== 'number') {
+      throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Invalid token: no "sub" claim')
+    }
+    return {
+      kind: 'user',
+      userId: String(sub),
+      roles: strings(claims.roles),
+      rooms: strings(claims.rooms),
+      claims,
+      expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null
+    }
+  }
+
+  /** the name of the API key, compared in constant time against every configured key */
+  private apiKey (token: string): string | null {
+    if (this.keys.length === 0) return null
+    const digest = sha256(token)
+    let found: string | null = null
+    for (const key of this.keys) {
+      if (timingSafeEqual(digest, key.digest)) found = key.name
+    }
+    return found
+  }
+}
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
+const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+
+/** `*` matches everything, `prefix:*` every room that starts with `prefix:`, anything else itself. */
+export function matchesRoom (patterns: readonly string[], room: string): boolean {
+  for (const p of patterns) {
+    if (p === room || p === '*') return true
+    if (p.endsWith('*') && room.startsWith(p.slice(0, -1))) return true
+  }
+  return false
+}

@@ -1,0 +1,93 @@
+// The reserved `rpc.*` methods of PROTOCOL.md section 5.
+import type { Broker } from '../broker/types.js'
+import type { CanJoin, ResolvedOptions } from '../config.js'
+import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
+import { validationErrors, validators } from '../protocol/frames.js'
+import { type Authenticator, matchesRoom } from './auth.js'
+import type { Connection } from './connection.js'
+import type { Hub } from './hub.js'
+import type { Registry } from './registry.js'
+
+export interface BuiltinDeps {
+  options: ResolvedOptions & { canJoin?: CanJoin }
+  auth: Authenticator
+  hub: Hub
+  broker: Broker
+  registry: Registry
+  version: string
+}
+
+type Params = Record<string, unknown>
+
+export class Builtins {
+  constructor (private readonly deps: BuiltinDeps) {}
+
+  run (conn: Connection, method: string, params: Params): unknown {
+    switch (method) {
+      case 'rpc.ping': return { time: Date.now() }
+      case 'rpc.auth': return this.auth(conn, params)
+      case 'rpc.discover':
+        if (conn.identity === null && !this.deps.options.allowAnonymous) throw unauthenticated('Authenticate first (rpc.auth)')
+        return this.deps.registry.openrpc(this.deps.version, conn.identity, this.deps.options.allowAnonymous)
+    }
+    if (conn.identity === null) {
+      if (method === 'rpc.join' || method === 'rpc.leave' || method === 'rpc.presence') throw unauthenticated('Authenticate first (rpc.auth)')
+      throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${method}`)
+    }
+    switch (method) {
+      case 'rpc.join': return this.join(conn, check(validators.room, params).room)
+      case 'rpc.leave': return this.leave(conn, check(validators.room, params).room)
+      case 'rpc.presence': return this.presence(conn, check(validators.presence, params))
+    }
+    throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${method}`)
+  }
+
+  private auth (conn: Connection, params: Params): unknown {
+    const { token } = check(validators.auth, params)
+    const identity = this.deps.auth.authenticate(token)
+    if (conn.identity !== null && conn.identity.userId !== identity.userId) {
+      throw permissionDenied('A refreshed token must be for the same user')
+    }
+    if (!this.deps.hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+    return {
+      connectionId: conn.id,
+      userId: identity.userId,
+      node: this.deps.broker.nodeId,
+      expiresAt: identity.expiresAt,
+      heartbeatMs: this.deps.options.heartbeatMs
+    }
+  }
+
+  private async join (conn: Connection, room: string): Promise<unknown> {
+    const { options, hub } = this.deps
+    const identity = conn.identity!
+    if (!conn.rooms.has(room)) {
+      if (conn.rooms.size >= options.maxRoomsPerConnection) {
+        throw permissionDenied(`Room limit reached: at most ${options.maxRoomsPerConnection} rooms per connection`)
+      }
+      const allowed = matchesRoom(identity.rooms, room) || matchesRoom(options.publicRooms, room) ||
+        (options.canJoin !== undefined && await options.canJoin(identity, room) === true)
+      if (!allowed) throw permissionDenied(`Not allowed to join room "${room}"`)
+      await hub.join(conn, room)
+    }
+    return { room }
+  }
+
+  private async leave (conn: Connection, room: string): Promise<unknown> {
+    await this.deps.hub.leave(conn, room)
+    return { room }
+  }
+
+  private async presence (conn: Connection, params: { room: string } | { users: string[] }): Promise<unknown> {
+    const presence = this.deps.broker.presence
+    if ('users' in params) return { online: await presence.online(params.users) }
+    if (!conn.rooms.has(params.room)) throw permissionDenied('Join the room before asking for its presence')
+    const users = await presence.room(params.room)
+    return { room: params.room, count: users.length, users }
+  }
+}
+
+function check<T> (validator: { Check (v: unknown): v is T, Errors (v: unknown): Iterable<{ instancePath: string, message: string }> }, params: unknown): T {
+  if (!validator.Check(params)) throw invalidParams('Invalid params', { errors: validationErrors(validator, params) })
+  return params
+}

@@ -1,0 +1,116 @@
+// One WebSocket connection: its state, identity, rooms, in-flight ids, rate budget and timers.
+// It owns its timers and clears them all when it closes (like mercurius' subscription-connection).
+import { randomUUID } from 'node:crypto'
+import type { WebSocket } from 'ws'
+import type { Identity, ResolvedOptions } from '../config.js'
+import { CloseCode } from '../protocol/errors.js'
+import type { RequestId } from '../protocol/frames.js'
+import type { Metrics } from './metrics.js'
+
+type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTimeoutMs'>
+
+// setTimeout takes at most a signed 32-bit delay; longer expiries are re-armed.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+export class Connection {
+  readonly id = randomUUID()
+  state: 'pending' | 'authenticated' | 'closed' = 'pending'
+  identity: Identity | null = null
+  readonly rooms = new Set<string>()
+  /** ids of requests in flight; notifications count in `pending` only */
+  readonly ids = new Set<RequestId>()
+  pending = 0
+  /** missed heartbeats */
+  missed = 0
+  private tokens: number
+  private refilledAt = Date.now()
+  private authTimer: NodeJS.Timeout | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
+
+  constructor (
+    readonly socket: WebSocket,
+    readonly ip: string,
+    private readonly limits: Limits,
+    private readonly metrics: Metrics,
+    private readonly onClose: (conn: Connection) => void
+  ) {
+    this.tokens = limits.rateLimit * 2
+    metrics.connections.inc({ state: 'pending' })
+    socket.on('close', () => this.closed())
+    socket.on('pong', () => { this.missed = 0 })
+  }
+
+  /** Starts the 4001 clock for a connection that did not authenticate on upgrade. */
+  awaitAuth (): void {
+    this.authTimer = setTimeout(() => this.close(CloseCode.AUTH_TIMEOUT, 'not authenticated in time'), this.limits.authTimeoutMs)
+  }
+
+  /** Authenticates, or refreshes the expiry of an authenticated connection. */
+  authenticate (identity: Identity): void {
+    if (this.state === 'closed') return
+    if (this.state === 'pending') {
+      this.metrics.connections.dec({ state: 'pending' })
+      this.metrics.connections.inc({ state: 'authenticated' })
+      this.state = 'authenticated'
+    }
+    this.identity = identity
+    if (this.authTimer !== null) clearTimeout(this.authTimer)
+    this.authTimer = null
+    this.armExpiry()
+  }
+
+  /** Sends one text frame unless the peer has stopped reading, in which case it is closed with 4008. */
+  send (text: string): boolean {
+    if (this.state === 'closed') return false
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.metrics.slowConsumers.inc()
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
+      return false
+    }
+    this.socket.send(text)
+    this.metrics.messagesOut.inc()
+    return true
+  }
+
+  /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
+  allowMessage (): boolean {
+    const rate = this.limits.rateLimit
+    if (rate === 0) return true
+    const now = Date.now()
+    this.tokens = Math.min(rate * 2, this.tokens + (now - this.refilledAt) * rate / 1000)
+    this.refilledAt = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  close (code: number, reason: string): void {
+    if (this.state === 'closed') return
+    this.socket.close(code, reason)
+    // The peer may never answer the close frame; the socket is ours to end.
+    this.closed()
+  }
+
+  private armExpiry (): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
+    const expiresAt = this.identity?.expiresAt
+    if (expiresAt == null) return
+    const delay = expiresAt - Date.now()
+    if (delay <= 0) {
+      this.close(CloseCode.TOKEN_EXPIRED, 'token expired')
+      return
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(delay, MAX_TIMER_MS))
+  }
+
+  private closed (): void {
+    if (this.state === 'closed') return
+    this.metrics.connections.dec({ state: this.state })
+    this.state = 'closed'
+    if (this.authTimer !== null) clearTimeout(this.authTimer)
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.authTimer = this.expiryTimer = null
+    this.onClose(this)
+  }
+}

@@ -1,0 +1,176 @@
+// One message's way through the gateway: decode -> validate -> limits -> built-in, local handler or
+// broker -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
+import type { FastifyBaseLogger } from 'fastify'
+import type { RawData } from 'ws'
+import type { Broker, OutgoingEvent } from '../broker/types.js'
+import type { CanJoin, ResolvedOptions } from '../config.js'
+import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
+import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
+import type { Builtins } from './builtins.js'
+import type { Connection } from './connection.js'
+import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
+import type { Hub } from './hub.js'
+import type { Metrics } from './metrics.js'
+import type { Method, MethodContext, Registry } from './registry.js'
+
+export interface DispatcherDeps {
+  options: ResolvedOptions & { canJoin?: CanJoin }
+  registry: Registry
+  builtins: Builtins
+  hub: Hub
+  broker: Broker
+  metrics: Metrics
+  log: FastifyBaseLogger
+  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+}
+
+const checkResults = process.env.NODE_ENV !== 'production'
+
+export class Dispatcher {
+  private seq = 0
+
+  constructor (private readonly deps: DispatcherDeps) {}
+
+  /** Entry point for one WebSocket message. */
+  message (conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.state === 'closed') return
+    if (isBinary) {
+      conn.close(CloseCode.UNSUPPORTED_DATA, 'binary frames are not supported')
+      return
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    // ws enforces maxPayload when we created it; a host's own @fastify/websocket may allow more.
+    if (buf.length > this.deps.options.maxPayload) {
+      conn.close(CloseCode.TOO_BIG, 'message too big')
+      return
+    }
+    this.deps.metrics.messagesIn.inc()
+    let msg: unknown
+    try {
+      msg = JSON.parse(buf.toString('utf8'))
+    } catch {
+      conn.send(errorFrame(null, { code: ErrorCode.PARSE_ERROR, message: 'Parse error: not JSON' }))
+      return
+    }
+    if (Array.isArray(msg)) this.batch(conn, msg)
+    else this.one(conn, msg).then(out => { if (out !== undefined) conn.send(out) }, err => this.fail(conn, err))
+  }
+
+  private batch (conn: Connection, list: unknown[]): void {
+    const max = this.deps.options.maxBatch
+    if (list.length === 0 || list.length > max) {
+      const message = list.length === 0 ? 'Invalid request: empty batch' : `Invalid request: a batch holds at most ${max} entries`
+      conn.send(errorFrame(null, { code: ErrorCode.INVALID_REQUEST, message }))
+      return
+    }
+    Promise.all(list.map(m => this.one(conn, m))).then(outs => {
+      const parts = outs.filter((o): o is string => o !== undefined)
+      if (parts.length > 0) conn.send('[' + parts.join(',') + ']')
+    }, err => this.fail(conn, err))
+  }
+
+  /** Answers one request (the encoded frame) or runs one notification (undefined). */
+  private async one (conn: Connection, msg: unknown): Promise<string | undefined> {
+    if (!validators.request.Check(msg)) {
+      return errorFrame(idOf(msg), { code: ErrorCode.INVALID_REQUEST, message: 'Invalid request', data: { errors: validationErrors(validators.request, msg) } })
+    }
+    const req = msg as Request
+    const id = req.id
+    const refuse = this.admit(conn, id)
+    if (refuse !== null) return id === undefined ? undefined : errorFrame(id, refuse.toJSON())
+    conn.pending++
+    if (id !== undefined) conn.ids.add(id)
+    const started = performance.now()
+    let label = 'unknown'
+    try {
+      const method = req.method.startsWith('rpc.') ? undefined : this.deps.registry.get(req.method)
+      label = method?.name ?? (req.method.startsWith('rpc.') ? req.method : 'unknown')
+      const result = await this.call(conn, req, method)
+      this.deps.metrics.rpcDuration.observe({ method: label, outcome: 'ok' }, (performance.now() - started) / 1000)
+      return id === undefined ? undefined : resultFrame(id, result)
+    } catch (err) {
+      const error = this.toRpcError(err, req.method)
+      this.deps.metrics.rpcDuration.observe({ method: label, outcome: 'error' }, (performance.now() - started) / 1000)
+      this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
+      return id === undefined ? undefined : errorFrame(id, error.toJSON())
+    } finally {
+      conn.pending--
+      if (id !== undefined) conn.ids.delete(id)
+    }
+  }
+
+  /** The limits a request must pass before it runs, in the order PROTOCOL.md gives them. */
+  private admit (conn: Connection, id: RequestId | undefined): RpcError | null {
+    if (!conn.allowMessage()) return new RpcError(ErrorCode.RATE_LIMITED, 'Rate limited: too many messages')
+    if (id !== undefined && conn.ids.has(id)) return new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
+    if (conn.pending >= this.deps.options.maxInFlight) return new RpcError(ErrorCode.RATE_LIMITED, `Rate limited: at most ${this.deps.options.maxInFlight} requests in flight`)
+    if (this.deps.hub.draining) return new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: this node is shutting down')
+    return null
+  }
+
+  private async call (conn: Connection, req: Request, method: Method | undefined): Promise<unknown> {
+    const { options, registry } = this.deps
+    const params = req.params ?? {}
+    if (req.method.startsWith('rpc.')) return await this.deps.builtins.run(conn, req.method, params)
+    const identity = conn.identity
+    if (identity === null && !(method?.access === 'public' && options.allowAnonymous)) {
+      throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated: call rpc.auth first')
+    }
+    if (method === undefined || !registry.visible(method, identity, options.allowAnonymous)) {
+      throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${req.method}`)
+    }
+    if (method.params !== null && !method.params.Check(params)) {
+      throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params', { errors: validationErrors(method.params, params) })
+    }
+    const timeoutMs = method.spec.timeoutMs ?? options.defaultTimeoutMs
+    const caller: Caller = {
+      userId: identity?.userId ?? '',
+      connectionId: conn.id,
+      node: this.deps.broker.nodeId,
+      roles: identity?.roles ?? [],
+      claims: identity?.claims ?? {}
+    }
+    const id = req.id
+    const progress = (data: unknown): void => {
+      if (id !== undefined && conn.ids.has(id)) conn.send(progressFrame(id, data))
+    }
+    if (method.handler === undefined) {
+      return await this.deps.broker.call({ id: `${caller.node}:${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+    }
+    const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
+    return await this.local(method, params, ctx, timeoutMs)
+  }
+
+  private local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${timeoutMs} ms`)), timeoutMs)
+      Promise.resolve().then(() => method.handler!(params, ctx)).then(result => {
+        clearTimeout(timer)
+        if (checkResults && method.result !== null && !method.result.Check(result)) {
+          this.deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
+          reject(new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error'))
+        } else {
+          resolve(result)
+        }
+      }, err => {
+        clearTimeout(timer)
+        reject(err)
+      })
+    })
+  }
+
+  private toRpcError (err: unknown, method: string): RpcError {
+    if (err instanceof RpcError) return err
+    const e = err as { code?: unknown, message?: unknown, data?: unknown } | null
+    if (e !== null && typeof e === 'object' && Number.isInteger(e.code) && typeof e.message === 'string') {
+      return new RpcError(e.code as number, e.message, e.data)
+    }
+    this.deps.log.error({ err, method }, 'method handler failed')
+    return new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error')
+  }
+
+  private fail (conn: Connection, err: unknown): void {
+    this.deps.log.error({ err }, 'dispatch failed')
+    conn.close(CloseCode.INTERNAL, 'internal error')
+  }
+}

@@ -1,0 +1,163 @@
+// This node's connections: indexes by user, room and IP, event fan-out, presence bookkeeping, heartbeats.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Broker, DeliveredEvent } from '../broker/types.js'
+import type { Identity, ResolvedOptions } from '../config.js'
+import { CloseCode } from '../protocol/errors.js'
+import type { Connection } from './connection.js'
+import type { Metrics } from './metrics.js'
+
+type Limits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerUser' | 'maxConnectionsPerIp' | 'heartbeatMs'>
+
+export class Hub {
+  readonly connections = new Map<string, Connection>()
+  private readonly users = new Map<string, Set<Connection>>()
+  private readonly rooms = new Map<string, Set<Connection>>()
+  private readonly ips = new Map<string, number>()
+  private heartbeat: NodeJS.Timeout | null = null
+  draining = false
+
+  constructor (
+    private readonly broker: Broker,
+    private readonly limits: Limits,
+    private readonly metrics: Metrics,
+    private readonly log: FastifyBaseLogger
+  ) {}
+
+  start (): void {
+    this.heartbeat = setInterval(() => this.beat(), this.limits.heartbeatMs)
+    this.heartbeat.unref()
+  }
+
+  stop (): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat)
+    this.heartbeat = null
+  }
+
+  /** Admits a new connection, or closes it with 4029 when a node or IP cap is reached. */
+  add (conn: Connection): boolean {
+    const { maxConnections, maxConnectionsPerIp } = this.limits
+    const fromIp = this.ips.get(conn.ip) ?? 0
+    if ((maxConnections > 0 && this.connections.size >= maxConnections) ||
+        (maxConnectionsPerIp > 0 && fromIp >= maxConnectionsPerIp)) {
+      this.metrics.rejected.inc({ reason: 'too_many_connections' })
+      conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections')
+      return false
+    }
+    this.connections.set(conn.id, conn)
+    this.ips.set(conn.ip, fromIp + 1)
+    this.metrics.accepted.inc()
+    return true
+  }
+
+  /** Authenticates a connection and indexes it by user; false (and closed with 4029) over the per-user cap. */
+  authenticate (conn: Connection, identity: Identity): boolean {
+    const first = conn.state === 'pending'
+    if (first) {
+      const mine = this.users.get(identity.userId)
+      const cap = this.limits.maxConnectionsPerUser
+      if (cap > 0 && mine !== undefined && mine.size >= cap) {
+        this.metrics.rejected.inc({ reason: 'too_many_connections_per_user' })
+        conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections for this user')
+        return false
+      }
+    }
+    conn.authenticate(identity)
+    if (first && conn.state === 'authenticated') {
+      addTo(this.users, identity.userId, conn)
+      this.background(this.broker.presence.connect(entry(conn)))
+    }
+    return conn.state === 'authenticated'
+  }
+
+  remove (conn: Connection): void {
+    if (!this.connections.delete(conn.id)) return
+    const n = (this.ips.get(conn.ip) ?? 1) - 1
+    if (n === 0) this.ips.delete(conn.ip)
+    else this.ips.set(conn.ip, n)
+    for (const room of conn.rooms) removeFrom(this.rooms, room, conn)
+    if (conn.identity !== null) {
+      removeFrom(this.users, conn.identity.userId, conn)
+      this.background(this.broker.presence.disconnect(entry(conn), conn.rooms))
+    }
+  }
+
+  async join (conn: Connection, room: string): Promise<void> {
+    if (conn.rooms.has(room)) return
+    conn.rooms.add(room)
+    addTo(this.rooms, room, conn)
+    await this.broker.presence.join(entry(conn), room)
+  }
+
+  async leave (conn: Connection, room: string): Promise<void> {
+    if (!conn.rooms.delete(room)) return
+    removeFrom(this.rooms, room, conn)
+    await this.broker.presence.leave(entry(conn), room)
+  }
+
+  /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
+  deliver (ev: DeliveredEvent): void {
+    const sep = ev.target.indexOf(':')
+    const kind = sep < 0 ? ev.target : ev.target.slice(0, sep)
+    const name = ev.target.slice(sep + 1)
+    let targets: Iterable<Connection> | undefined
+    if (kind === 'all') targets = this.connections.values()
+    else if (kind === 'user') targets = this.users.get(name)
+    else if (kind === 'room') targets = this.rooms.get(name)
+    else if (kind === 'conn') {
+      const one = this.connections.get(name)
+      targets = one === undefined ? undefined : [one]
+    }
+    if (targets === undefined) return
+    const frame = '{"jsonrpc":"2.0","method":"rpc.event","params":{"event":' + JSON.stringify(ev.event) +
+      ',"data":' + ev.dataJson + ',"target":' + JSON.stringify(ev.target) +
+      (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset)) + '}}'
+    let n = 0
+    for (const conn of targets) {
+      if (conn.state === 'authenticated' && conn.id !== ev.exclude && conn.send(frame)) n++
+    }
+    if (n > 0) this.metrics.eventsDelivered.inc(n)
+  }
+
+  /** requests in flight on all connections */
+  inFlight (): number {
+    let n = 0
+    for (const conn of this.connections.values()) n += conn.pending
+    return n
+  }
+
+  /** Closes every connection with 1001 (after in-flight requests were answered). */
+  closeAll (code: number = CloseCode.GOING_AWAY, reason = 'node shutting down'): void {
+    for (const conn of [...this.connections.values()]) conn.close(code, reason)
+  }
+
+  // A connection that has not answered two pings in a row is gone.
+  private beat (): void {
+    for (const conn of this.connections.values()) {
+      if (conn.missed >= 2) {
+        conn.socket.terminate()
+        continue
+      }
+      conn.missed++
+      conn.socket.ping()
+    }
+  }
+
+  private background (p: Promise<void>): void {
+    p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed'))
+  }
+}
+
+const entry = (conn: Connection) => ({ userId: conn.identity?.userId ?? '', connectionId: conn.id })
+
+function addTo<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key)
+  if (set === undefined) map.set(key, set = new Set())
+  set.add(value)
+}
+
+function removeFrom<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key)
+  if (set === undefined) return
+  set.delete(value)
+  if (set.size === 0) map.delete(key)
+}

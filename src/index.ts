@@ -1,0 +1,10 @@
+// Public API: the Fastify plugin (default export), its options and the protocol's errors.
+export { default } from './app.js'
+export { default as fastifyIpc } from './app.js'
+export type { FastifyIpcOptions, Identity, CanJoin } from './config.js'
+export type { IpcApi } from '../plugins/methods.js'
+export type { MethodContext, MethodOptions, Handler, EventSpec } from './gateway/registry.js'
+export type { Broker, OutgoingEvent, DeliveredEvent } from './broker/types.js'
+export { MemoryBroker } from './broker/memory.js'
+export { RpcError, ErrorCode, CloseCode, notFound, permissionDenied, invalidParams, unauthenticated } from './protocol/errors.js'
+export type { ErrorObject } from './protocol/errors.js'
