@@ -1,0 +1,67 @@
+// A real redis-server per test file, on a free port, with nothing kept on disk.
+// Fails loudly when no redis-server binary can be found: tests never skip for want of Redis.
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+
+export interface TestRedis {
+  port: number
+  url: string
+  /** stops the server (like a crash when `signal` is SIGKILL); `start()` brings it back on the same port */
+  stop (signal?: NodeJS.Signals): Promise<void>
+  start (): Promise<void>
+}
+
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const { port } = srv.address() as { port: number }
+  await new Promise(resolve => srv.close(resolve))
+  return port
+}
+
+function binary (): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('redis-server was not found on PATH: install it (apt-get install redis-server); .ci/run does')
+  }
+}
+
+export async function startRedis (): Promise<TestRedis> {
+  const bin = binary()
+  const port = await freePort()
+  let child: ChildProcess | null = null
+  const start = async (): Promise<void> => {
+    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = proc
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}: ${out}`)), 10000)
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      proc.once('exit', code => {
+        clearTimeout(timer)
+        reject(new Error(`redis-server exited with ${code}: ${out}`))
+      })
+    })
+    proc.stdout!.resume()
+    proc.stderr!.resume()
+  }
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    const proc = child
+    if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return
+    child = null
+    const exited = once(proc, 'exit')
+    proc.kill(signal)
+    await exited
+  }
+  await start()
+  return { port, url: `redis://127.0.0.1:${port}`, stop, start }
+}
