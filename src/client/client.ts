@@ -1,0 +1,338 @@
+// The client: one WebSocket at a time, authenticated by its first message (rpc.auth), re-established
+// with backoff when it drops; calls, events, rooms and presence on top of it. It owns every timer it
+// starts and clears them all when it closes.
+import { CloseCode, ErrorCode } from '../protocol/errors.js'
+import { type BackoffOptions, backoffDefaults, backoffDelay } from './backoff.js'
+import { IpcError, unavailable } from './errors.js'
+import { type EventParams, EventHandlers, guard } from './events.js'
+import { PendingCalls } from './pending.js'
+import { SendQueue } from './queue.js'
+import { type WebSocketLike, closeSocket, resolveWebSocket } from './transport.js'
+import type { AuthResult, CallOptions, ClientState, EventHandler, IpcClientOptions, PresenceResult, StateListener } from './types.js'
+
+// setTimeout takes at most a signed 32-bit delay; a longer one would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+const REFRESH_MARGIN_MS = 30000
+
+interface Frame {
+  id?: unknown
+  method?: unknown
+  params?: Record<string, unknown>
+  result?: unknown
+  error?: unknown
+}
+
+export class IpcClient {
+  private readonly options: IpcClientOptions
+  private readonly backoff: Required<BackoffOptions> | false
+  private readonly callTimeoutMs: number
+  private readonly pending = new PendingCalls()
+  private readonly queue: SendQueue
+  private readonly rooms = new Set<string>()
+  private readonly events = new EventHandlers()
+  private readonly stateListeners = new Set<StateListener>()
+  private ws: WebSocketLike | null = null
+  private current: ClientState = 'closed'
+  private session: AuthResult | null = null
+  private nextId = 1
+  /** failed connection attempts in a row */
+  private attempts = 0
+  /** token rejections in a row */
+  private authFailures = 0
+  /** bumped by every stop, so an attempt still loading the WebSocket class knows it is stale */
+  private epoch = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined
+  private ready: { promise: Promise<void>, resolve (): void, reject (err: IpcError): void } | null = null
+
+  constructor (options: IpcClientOptions) {
+    const url = new URL(options.url)
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`IpcClient: url must start with ws: or wss:, got ${options.url}`)
+    if (options.token !== undefined && options.getToken !== undefined) throw new TypeError('IpcClient: set token or getToken, not both')
+    this.options = options
+    this.backoff = options.reconnect === false ? false : { ...backoffDefaults, ...options.reconnect }
+    this.callTimeoutMs = options.callTimeoutMs ?? 10000
+    this.queue = new SendQueue(options.queue?.max ?? 100, options.queue?.timeoutMs ?? 10000)
+  }
+
+  get state (): ClientState { return this.current }
+  /** null until authenticated (and while disconnected) */
+  get connectionId (): string | null { return this.session?.connectionId ?? null }
+  get userId (): string | null { return this.session?.userId ?? null }
+  /** expiry of the current token (epoch ms, server clock), null when it does not expire or before auth */
+  get expiresAt (): number | null { return this.session?.expiresAt ?? null }
+
+  /** Resolves once connected and authenticated; rejects when the client closes first (bad token, close()). */
+  async connect (): Promise<void> {
+    if (this.current === 'open') return
+    if (this.ready === null) {
+      let resolve!: () => void
+      let reject!: (err: IpcError) => void
+      const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+      this.ready = { promise, resolve, reject }
+    }
+    if (this.current === 'closed') {
+      this.attempts = this.authFailures = 0
+      this.setState('connecting')
+      void this.attempt()
+    }
+    await this.ready.promise
+  }
+
+  /** Calls a method. While disconnected the call waits in the queue; errors are IpcErrors. */
+  async call<R = unknown> (method: string, params?: object, options: CallOptions = {}): Promise<R> {
+    const { signal } = options
+    signal?.throwIfAborted()
+    if (this.current === 'open') return await this.request(method, params, options) as R
+    if (this.current === 'closed') throw unavailable('The client is closed (call connect() first)')
+    return await new Promise<R>((resolve, reject) => {
+      const onAbort = (): void => {
+        waiting.cancel()
+        reject(signal!.reason)
+      }
+      const waiting = this.queue.add(() => {
+        signal?.removeEventListener('abort', onAbort)
+        this.request(method, params, options).then(r => resolve(r as R), reject)
+      }, err => {
+        signal?.removeEventListener('abort', onAbort)
+        reject(err)
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Sends a notification (never answered). Best effort: while disconnected it waits in the queue, or is dropped. */
+  notify (method: string, params?: object): void {
+    if (this.current === 'open') this.send(frame(undefined, method, params))
+    else if (this.current !== 'closed') {
+      try {
+        this.queue.add(() => this.send(frame(undefined, method, params)), () => {})
+      } catch {
+        // queue full: dropped, as documented
+      }
+    }
+  }
+
+  /** Listens to an event; returns the function that stops listening. */
+  on<T = any> (event: string, handler: EventHandler<T>): () => void {
+    this.events.on(event, handler)
+    return () => this.events.off(event, handler)
+  }
+
+  off (event: string, handler: EventHandler): void {
+    this.events.off(event, handler)
+  }
+
+  /** Listens to state changes; `error` says why the client closed, unless close() closed it. */
+  onStateChange (listener: StateListener): () => void {
+    this.stateListeners.add(listener)
+    return () => this.stateListeners.delete(listener)
+  }
+
+  /** Joins a room; the client joins it again after every reconnect. */
+  async join (room: string): Promise<{ room: string }> {
+    const result = await this.call<{ room: string }>('rpc.join', { room })
+    this.rooms.add(room)
+    return result
+  }
+
+  async leave (room: string): Promise<{ room: string }> {
+    this.rooms.delete(room)
+    return await this.call<{ room: string }>('rpc.leave', { room })
+  }
+
+  async presence (params: { room: string } | { users: string[] }): Promise<PresenceResult> {
+    return await this.call<PresenceResult>('rpc.presence', params)
+  }
+
+  /** Closes the connection, fails whatever is pending or queued, and clears every timer. */
+  async close (): Promise<void> {
+    if (this.current !== 'closed') await this.stop(unavailable('The client was closed'), false)
+  }
+
+  // One connection attempt: a socket, then authenticate() on open. Failures go to retry().
+  private async attempt (): Promise<void> {
+    const epoch = this.epoch
+    let ws: WebSocketLike
+    try {
+      const WebSocket = await resolveWebSocket(this.options.WebSocket)
+      if (epoch !== this.epoch) return
+      ws = new WebSocket(this.options.url)
+    } catch (err) {
+      if (epoch === this.epoch) this.retry(unavailable(`Could not connect: ${(err as Error).message}`))
+      return
+    }
+    this.ws = ws
+    ws.onopen = () => { void this.authenticate(ws) }
+    ws.onmessage = (ev) => { if (this.ws === ws && typeof ev.data === 'string') this.receive(ev.data) }
+    ws.onclose = (ev) => { if (this.ws === ws) this.lost(ev.code, ev.reason) }
+    // A close event always follows an error one; the close code says what happened.
+    ws.onerror = () => {}
+  }
+
+  // getToken is asked only once a socket is open, so a gateway that is down costs the token issuer nothing.
+  private async authenticate (ws: WebSocketLike): Promise<void> {
+    try {
+      const token = this.options.getToken !== undefined ? await this.options.getToken() : this.options.token
+      if (this.ws !== ws) return
+      if (token !== undefined) {
+        this.session = await this.request('rpc.auth', { token }) as AuthResult
+        this.authFailures = 0
+        this.scheduleRefresh()
+      }
+      await Promise.all([...this.rooms].map(async room => {
+        await this.request('rpc.join', { room }).catch((err: unknown) => {
+          // No longer allowed in: forget it; any other failure is the connection's, handled by lost().
+          if (err instanceof IpcError && err.code === ErrorCode.PERMISSION_DENIED) this.rooms.delete(room)
+        })
+      }))
+    } catch (err) {
+      if (this.ws !== ws) return
+      const error = err instanceof IpcError ? err : unavailable(`Could not get a token: ${(err as Error).message}`)
+      this.detach(error)
+      if (error.code === ErrorCode.UNAUTHENTICATED) this.rejected(error)
+      else this.retry(error)
+      return
+    }
+    if (this.ws !== ws) return
+    this.attempts = 0
+    this.setState('open')
+    this.queue.flush()
+    this.ready?.resolve()
+    this.ready = null
+  }
+
+  private lost (code: number, reason: string): void {
+    const info = { closeCode: code, reason }
+    this.detach(unavailable('Connection lost', info))
+    if (code === CloseCode.TOKEN_EXPIRED) {
+      if (this.options.getToken !== undefined) this.retry(unavailable('Token expired', info))
+      else void this.stop(new IpcError(ErrorCode.UNAUTHENTICATED, 'Token expired, and there is no getToken to get a new one', info))
+    } else if (code === CloseCode.AUTH_TIMEOUT) {
+      this.rejected(new IpcError(ErrorCode.UNAUTHENTICATED, 'Not authenticated in time', info))
+    } else if (code === CloseCode.POLICY) {
+      this.rejected(new IpcError(ErrorCode.PERMISSION_DENIED, `Closed by the server: ${reason || 'policy violation'}`, info))
+    } else {
+      this.retry(unavailable('Connection lost', info))
+    }
+  }
+
+  // A refused token is worth one more try only with a fresh one from getToken; a second refusal in a row is final.
+  private rejected (err: IpcError): void {
+    if (this.options.getToken !== undefined && ++this.authFailures < 2) this.retry(err)
+    else void this.stop(err)
+  }
+
+  private retry (err: IpcError): void {
+    const policy = this.backoff
+    if (policy === false) {
+      void this.stop(err)
+      return
+    }
+    if (this.attempts >= policy.maxAttempts) {
+      void this.stop(unavailable(`Gave up after ${this.attempts} reconnect attempts: ${err.message}`, err.data))
+      return
+    }
+    this.setState('reconnecting')
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      void this.attempt()
+    }, backoffDelay(this.attempts++, policy))
+  }
+
+  // Forgets the current socket and its session; its unanswered requests fail with `err`.
+  private detach (err: IpcError): void {
+    const ws = this.ws
+    this.ws = null
+    this.session = null
+    clearTimeout(this.refreshTimer)
+    this.refreshTimer = undefined
+    this.pending.failAll(err)
+    if (ws !== null) void closeSocket(ws)
+  }
+
+  private async stop (err: IpcError, report = true): Promise<void> {
+    this.epoch++
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    const ws = this.ws
+    this.ws = null
+    this.detach(err)
+    this.queue.failAll(err)
+    this.ready?.reject(err)
+    this.ready = null
+    this.setState('closed', report ? err : undefined)
+    if (ws !== null) await closeSocket(ws)
+  }
+
+  // Renews the token 30 s before it expires (at 80% of a shorter life). A delay past the timer limit
+  // fires early, which only renews early.
+  private scheduleRefresh (): void {
+    clearTimeout(this.refreshTimer)
+    const expiresAt = this.session?.expiresAt ?? null
+    if (this.options.getToken === undefined || expiresAt === null) return
+    const life = expiresAt - Date.now()
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, life - REFRESH_MARGIN_MS, life * 0.8))
+    this.refreshTimer = setTimeout(() => { void this.refresh() }, delay)
+  }
+
+  private async refresh (): Promise<void> {
+    this.refreshTimer = undefined
+    const ws = this.ws
+    try {
+      const token = await this.options.getToken!()
+      if (ws === null || this.ws !== ws) return
+      const session = await this.request('rpc.auth', { token }) as AuthResult
+      if (this.ws !== ws) return
+      this.session = session
+      this.scheduleRefresh()
+    } catch {
+      // Nothing to do: at expiry the server closes with 4003, and the reconnect asks getToken again.
+    }
+  }
+
+  private async request (method: string, params: object | undefined, { timeoutMs = this.callTimeoutMs, signal, onProgress }: CallOptions = {}): Promise<unknown> {
+    const id = this.nextId++
+    const answer = this.pending.add(id, timeoutMs, signal, onProgress)
+    this.send(frame(id, method, params))
+    return await answer
+  }
+
+  private send (text: string): void {
+    // A socket that is closing drops the frame; its close event then fails the request.
+    this.ws?.send(text)
+  }
+
+  private receive (text: string): void {
+    let msg: unknown
+    try {
+      msg = JSON.parse(text)
+    } catch {
+      return
+    }
+    for (const f of (Array.isArray(msg) ? msg : [msg]) as Array<Frame | null>) {
+      if (f === null || typeof f !== 'object') continue
+      if (f.method === 'rpc.event') { if (f.params !== undefined) this.events.emit(f.params as unknown as EventParams) }
+      else if (f.method === 'rpc.progress') {
+        const { id, data } = f.params ?? {}
+        if (typeof id === 'number') guard(() => this.pending.progress(id, data))
+      }
+      // Our ids are numbers; an error with id null is about a frame this client never sends.
+      else if (typeof f.id === 'number') {
+        if (f.error !== undefined) this.pending.reject(f.id, IpcError.from(f.error))
+        else this.pending.resolve(f.id, f.result)
+      }
+    }
+  }
+
+  private setState (state: ClientState, err?: IpcError): void {
+    if (state === this.current) return
+    this.current = state
+    for (const listener of [...this.stateListeners]) guard(() => listener(state, err))
+  }
+}
+
+function frame (id: number | undefined, method: string, params: object | undefined): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, method, params })
+}
+

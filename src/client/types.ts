@@ -1,0 +1,57 @@
+// Options and results of the client's public API.
+import type { BackoffOptions } from './backoff.js'
+import type { IpcError } from './errors.js'
+import type { WebSocketConstructor } from './transport.js'
+
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export interface IpcClientOptions {
+  /** the gateway's WebSocket endpoint, e.g. `wss://example.com/ws` */
+  url: string
+  /** a fixed token; it cannot be refreshed, so its expiry ends the client (prefer getToken) */
+  token?: string
+  /** called on every (re)connect and before the token expires; return a fresh JWT */
+  getToken?: () => string | Promise<string>
+  /** default: globalThis.WebSocket, else the `ws` package */
+  WebSocket?: WebSocketConstructor
+  /** default deadline of a call once it is sent (default 10000) */
+  callTimeoutMs?: number
+  /** `false`: a lost connection closes the client */
+  reconnect?: BackoffOptions | false
+  /** calls made while disconnected wait here: at most `max` of them (default 100), each at most `timeoutMs` (default 10000) */
+  queue?: { max?: number, timeoutMs?: number }
+}
+
+export interface CallOptions {
+  /** deadline once sent (default: callTimeoutMs); -32008 after it */
+  timeoutMs?: number
+  /** aborting rejects the call with `signal.reason` (the server may still run it) */
+  signal?: AbortSignal
+  /** receives the data of each `rpc.progress` frame of this call */
+  onProgress?: (data: unknown) => void
+}
+
+export interface EventMeta {
+  event: string
+  /** `user:<id>`, `room:<name>`, `conn:<id>` or `all` */
+  target: string
+  /** the event's stream offset (Redis broker only) */
+  offset?: string
+}
+
+export type EventHandler<T = any> = (data: T, meta: EventMeta) => void
+
+/** `error` says why the client closed when it was not `close()` that closed it. */
+export type StateListener = (state: ClientState, error?: IpcError) => void
+
+export interface AuthResult {
+  connectionId: string
+  userId: string
+  node: string
+  expiresAt: number | null
+  heartbeatMs: number
+}
+
+export type PresenceResult =
+  | { room: string, count: number, users: string[] }
+  | { online: Record<string, boolean> }
