@@ -17,13 +17,18 @@ export default fp(async function auth (fastify) {
   if (jwt?.secret !== undefined || jwt?.publicKey !== undefined) {
     const algorithms = jwt.algorithms ?? defaultAlgorithms(jwt.publicKey)
     await fastify.register(async function jwtScope (scope) {
+      // @fastify/jwt adds its namespace to a `jwt` decorator it finds: give this scope its own, so a
+      // host's @fastify/jwt (or a second gateway's) is neither changed nor in the way.
+      if (scope.hasDecorator('jwt')) Object.defineProperty(scope, 'jwt', { value: Object.create(null) })
       await scope.register(fastifyJwt, {
         secret: jwt.secret ?? { public: jwt.publicKey!, private: '' },
         namespace: 'ipc',
         verify: {
           algorithms,
           ...(jwt.issuer === undefined ? {} : { allowedIss: jwt.issuer }),
-          ...(jwt.audience === undefined ? {} : { allowedAud: jwt.audience })
+          ...(jwt.audience === undefined ? {} : { allowedAud: jwt.audience }),
+          // fast-jwt checks iss/aud only when the token has them: a configured one must be present.
+          requiredClaims: [...(jwt.issuer === undefined ? [] : ['iss']), ...(jwt.audience === undefined ? [] : ['aud'])]
         }
       })
       const verifier = (scope.jwt as unknown as Record<string, { verify: (t: string) => Record<string, unknown> }>).ipc

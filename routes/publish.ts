@@ -1,7 +1,15 @@
 // POST /api/publish: events from backends that do not speak Redis, authorized by an API key.
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { ErrorCode, RpcError } from '../src/protocol/errors.js'
 import { PublishBody } from '../src/protocol/frames.js'
+
+// What the broker's errors mean over HTTP: Redis unreachable is the gateway's trouble of the moment
+// (503, try again), never a 500.
+const statusOf: Record<number, { status: number, error: string }> = {
+  [ErrorCode.UNAVAILABLE]: { status: 503, error: 'Service Unavailable' },
+  [ErrorCode.INVALID_PARAMS]: { status: 400, error: 'Bad Request' }
+}
 
 export default async function publishRoute (fastify: FastifyInstance): Promise<void> {
   const { ipcAuth: auth, ipc } = fastify
@@ -15,5 +23,14 @@ export default async function publishRoute (fastify: FastifyInstance): Promise<v
       } catch {}
       if (!service) await reply.code(401).send({ error: 'Unauthorized', message: 'an API key is required (Authorization: Bearer <key>)' })
     }
-  }, async (request) => await ipc.publish(request.body))
+  }, async (request, reply) => {
+    try {
+      return await ipc.publish(request.body)
+    } catch (err) {
+      if (!(err instanceof RpcError) || statusOf[err.code] === undefined) throw err
+      const { status, error } = statusOf[err.code]
+      if (status === 503) void reply.header('retry-after', '1')
+      return await reply.code(status).send({ error, message: err.message, code: err.code })
+    }
+  })
 }

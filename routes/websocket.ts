@@ -29,6 +29,9 @@ export default async function websocketRoute (fastify: FastifyInstance): Promise
 
   fastify.get(cfg.path, { websocket: true, preValidation: authorize }, (socket, request) => {
     const conn = new Connection(socket, request.ip, cfg, metrics, c => hub.remove(c))
+    // The hub closes its sockets itself after draining (1001); a host's @fastify/websocket, registered
+    // before us, would otherwise close them first in its own preClose, with no code and requests lost.
+    fastify.websocketServer.clients.delete(socket)
     // Listen before anything awaits: frames that arrive meanwhile would be lost.
     socket.on('message', (data, isBinary) => dispatcher.message(conn, data, isBinary))
     if (!hub.add(conn)) return

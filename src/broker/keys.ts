@@ -36,3 +36,8 @@ export const CLAIM_IDLE_MS = 5000
 export const MAX_DELIVERIES = 3
 export const WORKER_TTL_MS = 15000
 export const WORKER_HEARTBEAT_MS = 5000
+/**
+ * Lifetime of a presence key, only so keys left by crashed nodes are collected at last: members
+ * expire by score. Long and the same on every node, so one node never cuts another's entries short.
+ */
+export const PRESENCE_KEY_TTL_MS = 24 * 3600 * 1000

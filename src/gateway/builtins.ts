@@ -30,10 +30,7 @@ export class Builtins {
         if (conn.identity === null && !this.deps.options.allowAnonymous) throw unauthenticated('Authenticate first (rpc.auth)')
         return this.deps.registry.openrpc(this.deps.version, conn.identity, this.deps.options.allowAnonymous)
     }
-    if (conn.identity === null) {
-      if (method === 'rpc.join' || method === 'rpc.leave' || method === 'rpc.presence') throw unauthenticated('Authenticate first (rpc.auth)')
-      throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${method}`)
-    }
+    if (conn.identity === null) throw unauthenticated('Authenticate first (rpc.auth)')
     switch (method) {
       case 'rpc.join': return this.join(conn, check(validators.room, params).room)
       case 'rpc.leave': return this.leave(conn, check(validators.room, params).room)

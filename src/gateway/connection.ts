@@ -11,6 +11,7 @@ type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTime
 
 // setTimeout takes at most a signed 32-bit delay; longer expiries are re-armed.
 const MAX_TIMER_MS = 2 ** 31 - 1
+const CLOSE_GRACE_MS = 1000
 
 export class Connection {
   readonly id = randomUUID()
@@ -25,6 +26,8 @@ export class Connection {
   private tokens: number
   private refilledAt = Date.now()
   private authTimer: NodeJS.Timeout | null = null
+  /** true while this turn's frames are held back for one write (see cork) */
+  corked = false
   private expiryTimer: NodeJS.Timeout | null = null
 
   constructor (
@@ -61,16 +64,45 @@ export class Connection {
 
   /** Sends one text frame unless the peer has stopped reading, in which case it is closed with 4008. */
   send (text: string): boolean {
+    if (!this.writable()) return false
+    this.cork()
+    this.socket.send(text)
+    this.metrics.messagesOut.inc()
+    return true
+  }
+
+  /**
+   * Sends a frame shared by many sockets (event fan-out): the caller encodes it to UTF-8 once, rather
+   * than ws once per socket, and counts the frames sent. Not corked: one frame per socket gains nothing.
+   */
+  sendShared (utf8: Buffer): boolean {
+    if (!this.writable()) return false
+    this.socket.send(utf8, { binary: false })
+    return true
+  }
+
+  private writable (): boolean {
     if (this.state === 'closed') return false
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
       this.metrics.slowConsumers.inc()
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
       return false
     }
-    this.socket.send(text)
-    this.metrics.messagesOut.inc()
     return true
   }
+
+  // Frames sent in one turn of the event loop (the answers to every request of one TCP read) leave in
+  // one write instead of a syscall and a packet each: writev was 61% of the gateway's CPU under load.
+  private cork (): void {
+    if (this.corked) return
+    const raw = (this.socket as unknown as { _socket?: Corkable })._socket
+    if (raw === undefined) return
+    raw.cork()
+    this.corked = true
+    if (corkedSockets.push(raw) === 1) setImmediate(uncorkAll)
+    corkedConnections.push(this)
+  }
+
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
   allowMessage (): boolean {
@@ -87,7 +119,10 @@ export class Connection {
   close (code: number, reason: string): void {
     if (this.state === 'closed') return
     this.socket.close(code, reason)
-    // The peer may never answer the close frame; the socket is ours to end.
+    // A peer that does not read never answers the close frame, and ws would keep its socket (and the
+    // server's shutdown) waiting 30 s: it gets a short grace, then the socket is ended.
+    const grace = setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS)
+    this.socket.once('close', () => clearTimeout(grace))
     this.closed()
   }
 
@@ -113,4 +148,18 @@ export class Connection {
     this.authTimer = this.expiryTimer = null
     this.onClose(this)
   }
+}
+
+interface Corkable { cork (): void, uncork (): void }
+
+// The sockets corked in this turn and their connections; one immediate releases them all.
+const corkedSockets: Corkable[] = []
+const corkedConnections: Connection[] = []
+
+function uncorkAll (): void {
+  for (let i = 0; i < corkedSockets.length; i++) {
+    corkedConnections[i].corked = false
+    corkedSockets[i].uncork()
+  }
+  corkedSockets.length = corkedConnections.length = 0
 }

@@ -28,6 +28,8 @@ const checkResults = process.env.NODE_ENV !== 'production'
 
 export class Dispatcher {
   private seq = 0
+  // in call ids, so a node restarted with the same id never takes a reply meant for its former life
+  private readonly boot = Date.now().toString(36)
 
   constructor (private readonly deps: DispatcherDeps) {}
 
@@ -38,7 +40,7 @@ export class Dispatcher {
       conn.close(CloseCode.UNSUPPORTED_DATA, 'binary frames are not supported')
       return
     }
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     // ws enforces maxPayload when we created it; a host's own @fastify/websocket may allow more.
     if (buf.length > this.deps.options.maxPayload) {
       conn.close(CloseCode.TOO_BIG, 'message too big')
@@ -135,7 +137,7 @@ export class Dispatcher {
       if (id !== undefined && conn.ids.has(id)) conn.send(progressFrame(id, data))
     }
     if (method.handler === undefined) {
-      return await this.deps.broker.call({ id: `${caller.node}:${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      return await this.deps.broker.call({ id: `${caller.node}:${this.boot}.${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
     return await this.local(method, params, ctx, timeoutMs)
@@ -161,8 +163,10 @@ export class Dispatcher {
 
   private toRpcError (err: unknown, method: string): RpcError {
     if (err instanceof RpcError) return err
-    const e = err as { code?: unknown, message?: unknown, data?: unknown } | null
-    if (e !== null && typeof e === 'object' && Number.isInteger(e.code) && typeof e.message === 'string') {
+    // An RpcError of another copy of the package (a methods module importing the built one) is not
+    // `instanceof` ours; other errors with a numeric code (a database's) may carry internals: -32603.
+    const e = err as { name?: unknown, code?: unknown, message?: unknown, data?: unknown } | null
+    if (e !== null && typeof e === 'object' && e.name === 'RpcError' && Number.isInteger(e.code) && typeof e.message === 'string') {
       return new RpcError(e.code as number, e.message, e.data)
     }
     this.deps.log.error({ err, method }, 'method handler failed')

@@ -111,11 +111,15 @@ export class Hub {
     const frame = '{"jsonrpc":"2.0","method":"rpc.event","params":{"event":' + JSON.stringify(ev.event) +
       ',"data":' + ev.dataJson + ',"target":' + JSON.stringify(ev.target) +
       (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset)) + '}}'
+    const utf8 = Buffer.from(frame)
     let n = 0
     for (const conn of targets) {
-      if (conn.state === 'authenticated' && conn.id !== ev.exclude && conn.send(frame)) n++
+      if (conn.state === 'authenticated' && conn.id !== ev.exclude && conn.sendShared(utf8)) n++
     }
-    if (n > 0) this.metrics.eventsDelivered.inc(n)
+    if (n > 0) {
+      this.metrics.eventsDelivered.inc(n)
+      this.metrics.messagesOut.inc(n)
+    }
   }
 
   /** requests in flight on all connections */

@@ -1,0 +1,108 @@
+// The gateway's Redis connections: the command connection (made from a URL or options, or the
+// host's own client) and the duplicates each blocking loop needs. None of them queues commands
+// while Redis is down: a command either goes out now or fails now, so callers can fail fast.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+
+export type RedisClient = Redis | Cluster
+
+// Capped backoff: reconnect quickly after a blip, at most every 2 s during an outage.
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000)
+
+const failFast: RedisOptions = {
+  enableOfflineQueue: false,
+  // 0: a command in flight when the connection drops is rejected at once, never resent later
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  retryStrategy,
+  connectTimeout: 5000,
+  // on close, a socket that is already dead would otherwise keep the process alive 2 s more
+  disconnectTimeout: 500
+}
+
+export interface Link {
+  client: RedisClient
+  /** whether we made the client, and so must close it */
+  owned: boolean
+}
+
+/** The command connection from the `redis` option: a URL, ioredis options, or a client (borrowed). */
+export function connect (option: unknown, name: string): Link {
+  if (isClient(option)) return { client: option, owned: false }
+  const base: RedisOptions = { ...failFast, enableAutoPipelining: true, connectionName: name }
+  const client = typeof option === 'string'
+    ? new Redis(option, base)
+    : new Redis({ ...(option as RedisOptions), ...base })
+  return { client, owned: true }
+}
+
+/** A connection of its own for one blocking loop, with the command connection's address and auth. */
+export function duplicate (client: RedisClient, name: string): RedisClient {
+  const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name }
+  if (client.isCluster) {
+    return (client as Cluster).duplicate([], { enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: own } satisfies ClusterOptions)
+  }
+  return (client as Redis).duplicate(own)
+}
+
+function isClient (option: unknown): option is RedisClient {
+  const o = option as { duplicate?: unknown, xadd?: unknown } | null
+  return o !== null && typeof o === 'object' && typeof o.duplicate === 'function' && typeof o.xadd === 'function'
+}
+
+/** QUIT, or a hard disconnect when Redis does not answer within `ms` (or is down). */
+export async function close (client: RedisClient, ms = 1000): Promise<void> {
+  if (client.status === 'ready') await withTimeout(client.quit(), ms).catch(() => undefined)
+  client.disconnect()
+}
+
+/** Resolves when the client is ready, when it ends, or after `ms`, whichever comes first. */
+export async function ready (client: RedisClient, ms: number): Promise<void> {
+  if (client.status === 'ready' || client.status === 'end') return
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      client.off('ready', done).off('end', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    client.once('ready', done).once('end', done)
+  })
+}
+
+/**
+ * Runs `step` over and over on a blocking connection until `stopped()`: waits for the connection
+ * while it is down and backs off after an error: an outage costs no busy loop and no log flood.
+ */
+export async function loop (client: RedisClient, stopped: () => boolean, step: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {
+  let failing = false
+  while (!stopped()) {
+    if (client.status !== 'ready') {
+      await ready(client, 1000)
+      continue
+    }
+    try {
+      await step()
+      failing = false
+    } catch (err) {
+      if (stopped()) return
+      // a dropped connection is the breaker's news; report only errors on a live one, once
+      if (!failing && client.status === 'ready') onError(err)
+      failing = true
+      await sleep(250)
+    }
+  }
+}
+
+/** Rejects with a timeout error unless `p` settles within `ms`. */
+export async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

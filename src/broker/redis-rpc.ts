@@ -1,0 +1,160 @@
+// Remote calls: XADD on `ipc:rpc:<service>`, the answer on this node's `ipc:reply:<node>` list
+// (BLPOP, then LPOP count to drain), matched by id. Replies nobody waits for are dropped.
+import { ErrorCode, RpcError } from '../protocol/errors.js'
+import { type Reply, serviceOf, validators } from '../protocol/frames.js'
+import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
+import type { RedisClient } from './redis-link.js'
+import type { RemoteCall } from './types.js'
+
+const BLOCK_SECONDS = 2
+const DRAIN = 256
+/** how long a "service has a live worker" answer is trusted (ms); a negative one, shorter */
+const LIVE_CACHE_MS = 1000
+const DEAD_CACHE_MS = 250
+
+interface Pending {
+  resolve (result: unknown): void
+  reject (err: RpcError): void
+  progress (data: unknown): void
+  timer: NodeJS.Timeout
+  started: number
+}
+
+export interface RpcHooks {
+  /** seconds from XADD to the final reply */
+  waited (seconds: number): void
+  dropped (): void
+}
+
+export class RpcClient {
+  private readonly pending = new Map<string, Pending>()
+  private readonly live = new Map<string, { alive: Promise<boolean>, until: number }>()
+  /** services whose consumer group exists (since the last reconnect) */
+  private readonly groups = new Set<string>()
+  private readonly replyKey: string
+
+  constructor (
+    private readonly redis: RedisClient,
+    private readonly reader: RedisClient,
+    private readonly keys: Keys,
+    nodeId: string,
+    private readonly hooks: RpcHooks
+  ) {
+    this.replyKey = keys.reply(nodeId)
+  }
+
+  async call ({ id, method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void): Promise<unknown> {
+    const service = serviceOf(method)
+    if (!await this.alive(service)) throw new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`)
+    const wait = deadline - Date.now()
+    if (wait <= 0) throw deadlineExceeded()
+    if (this.pending.has(id)) throw new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: call id ${id} is already in flight`)
+    const result = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(deadlineExceeded())
+      }, wait)
+      this.pending.set(id, { resolve, reject, progress, timer, started: performance.now() })
+    })
+    // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
+    this.send(service, id, method, params, caller, deadline).catch(() => {
+      this.settle(id)?.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
+    })
+    return await result
+  }
+
+  private async send (service: string, id: string, method: string, params: unknown, caller: unknown, deadline: number): Promise<void> {
+    await this.ensureGroup(service)
+    await this.redis.xadd(this.keys.rpc(service), 'MAXLEN', '~', REQUEST_MAXLEN, '*',
+      'v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
+      'caller', JSON.stringify(caller), 'reply', this.replyKey, 'deadline', String(deadline))
+  }
+
+  /** One BLPOP on the reply list, then whatever else is queued there. */
+  async read (): Promise<void> {
+    const first = await this.reader.blpop(this.replyKey, BLOCK_SECONDS)
+    if (first === null) return
+    this.handle(first[1])
+    let more: string[] | null
+    do {
+      more = await this.reader.lpop(this.replyKey, DRAIN)
+      if (more !== null) for (const raw of more) this.handle(raw)
+    } while (more !== null && more.length === DRAIN)
+  }
+
+  /** Fails every call in flight (Redis went away, or the node is closing). */
+  failAll (err: RpcError): void {
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err)
+  }
+
+  /** Forgets what it knew about Redis' state: after an outage, groups and workers are checked again. */
+  reset (): void {
+    this.groups.clear()
+    this.live.clear()
+  }
+
+  get inFlight (): number {
+    return this.pending.size
+  }
+
+  private handle (raw: string): void {
+    let reply: Reply
+    try {
+      reply = JSON.parse(raw)
+    } catch {
+      this.hooks.dropped()
+      return
+    }
+    if (!validators.reply.Check(reply)) {
+      this.hooks.dropped()
+      return
+    }
+    const p = this.pending.get(reply.id)
+    if (p === undefined) { // late, duplicate, or meant for an earlier life of this node
+      this.hooks.dropped()
+      return
+    }
+    if ('progress' in reply && !('result' in reply) && reply.error === undefined) {
+      p.progress(reply.progress)
+      return
+    }
+    this.settle(reply.id)
+    this.hooks.waited((performance.now() - p.started) / 1000)
+    // `{"id"}` alone is a result too: JSON.stringify drops a handler's `undefined`
+    if (reply.error !== undefined) p.reject(new RpcError(reply.error.code, reply.error.message, reply.error.data))
+    else p.resolve(reply.result ?? null)
+  }
+
+  private settle (id: string): Pending | undefined {
+    const p = this.pending.get(id)
+    if (p === undefined) return undefined
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    return p
+  }
+
+  // A worker heartbeats with score = its expiry: one member scored in the future means one alive.
+  private async alive (service: string): Promise<boolean> {
+    const now = Date.now()
+    const cached = this.live.get(service)
+    if (cached !== undefined && cached.until > now) return await cached.alive
+    const alive = this.redis.zcount(this.keys.workers(service), now, '+inf').then(n => n > 0, () => false)
+    const entry = { alive, until: now + LIVE_CACHE_MS }
+    this.live.set(service, entry)
+    if (!await alive) entry.until = now + DEAD_CACHE_MS
+    return await alive
+  }
+
+  // Whoever comes first creates the group, at 0 so the requests added before it are not skipped.
+  private async ensureGroup (service: string): Promise<void> {
+    if (this.groups.has(service)) return
+    try {
+      await this.redis.xgroup('CREATE', this.keys.rpc(service), WORKER_GROUP, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err
+    }
+    this.groups.add(service)
+  }
+}
+
+const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded: no answer from a worker in time')

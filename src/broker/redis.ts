@@ -1,0 +1,227 @@
+// The Redis broker (PROTOCOL.md section 9): remote calls over streams, events and presence across
+// nodes, the method catalog workers publish. A circuit breaker follows the command connection:
+// while Redis is unreachable, calls and publishes fail at once with -32050 and presence answers
+// from this node; when it returns, the catalog is reloaded and presence re-registered by itself.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Registry } from 'prom-client'
+import { ErrorCode, RpcError } from '../protocol/errors.js'
+import type { MethodSpec } from '../protocol/frames.js'
+import { type Keys, keys } from './keys.js'
+import { Catalog } from './redis-catalog.js'
+import { EventStream } from './redis-events.js'
+import { type Link, type RedisClient, close, connect, duplicate, loop, ready, withTimeout } from './redis-link.js'
+import { RedisMetrics } from './redis-metrics.js'
+import { RedisPresence } from './redis-presence.js'
+import { RpcClient } from './redis-rpc.js'
+import type { Broker, BrokerListener, OutgoingEvent, RemoteCall } from './types.js'
+
+export interface RedisBrokerOptions {
+  /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
+  redis: unknown
+  nodeId: string
+  prefix: string
+  presenceTtlMs: number
+  log: FastifyBaseLogger
+  /** the app's Prometheus registry */
+  registry: Registry
+}
+
+/** how often the breaker pings Redis, and how long a ping may take */
+const PROBE_MS = 1000
+/** how long start() waits for Redis before starting in the down state */
+const START_WAIT_MS = 3000
+
+const unavailable = (why: string): RpcError => new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: ${why}`)
+
+export class RedisBroker implements Broker {
+  readonly kind = 'redis' as const
+  readonly nodeId: string
+  readonly presence: RedisPresence
+  private readonly log: FastifyBaseLogger
+  private readonly keys: Keys
+  private readonly link: Link
+  private readonly catalog: Catalog
+  private readonly metrics: RedisMetrics
+  /** the blocking connections, made in start() */
+  private readonly own: RedisClient[] = []
+  private rpc: RpcClient | null = null
+  private events: EventStream | null = null
+  private listener: BrokerListener | null = null
+  private loops: Array<Promise<void>> = []
+  private probe: NodeJS.Timeout | null = null
+  private up = false
+  /** the catalog could not be reloaded after (re)connecting: try again on the next probe */
+  private stale = false
+  private catalogFailing = false
+  /** start() is done: from now on state changes are reported */
+  private running = false
+  private closed = false
+
+  constructor (options: RedisBrokerOptions) {
+    this.nodeId = options.nodeId
+    this.log = options.log
+    this.keys = keys(options.prefix)
+    this.link = connect(options.redis, `fastify-ipc:${options.nodeId}`)
+    const redis = this.link.client
+    redis.on('error', this.onError)
+    redis.on('ready', this.onReady)
+    redis.on('close', this.onDown)
+    this.catalog = new Catalog(redis, this.keys, this.log)
+    this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
+    this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.catalog.serviceNames(), () => this.up)
+    this.metrics.breakerOpen.set(1)
+  }
+
+  async start (listener: BrokerListener): Promise<void> {
+    this.listener = listener
+    const redis = this.link.client
+    const replies = this.duplicate('replies')
+    const reader = this.duplicate('events')
+    const sub = this.duplicate('catalog')
+    const rpc = this.rpc = new RpcClient(redis, replies, this.keys, this.nodeId, {
+      waited: s => this.metrics.replyWait.observe(s),
+      dropped: () => this.metrics.repliesDropped.inc()
+    })
+    const events = this.events = new EventStream(redis, reader, this.keys.events,
+      ev => this.listener?.event(ev),
+      n => this.metrics.eventsRead.inc(n),
+      id => this.log.warn({ offset: id }, 'skipping a malformed entry of the events stream'))
+    // Subscribed again on every (re)connect; catalog messages missed meanwhile are made up by a full reload.
+    let subscribed: Promise<void> = Promise.resolve()
+    sub.on('message', (_channel: string, service: string) => { void this.reload(service) })
+    sub.on('ready', () => {
+      subscribed = sub.subscribe(this.keys.catalog).then(() => {
+        if (this.running && this.up) this.stale = true
+      }, () => undefined)
+    })
+
+    if (redis.status === 'wait') redis.connect().catch(() => undefined) // a borrowed lazyConnect client
+    await Promise.all([ready(redis, START_WAIT_MS), ready(sub, START_WAIT_MS), ready(reader, START_WAIT_MS)])
+    await subscribed
+    this.up = redis.status === 'ready'
+    if (this.up) {
+      await events.begin().catch(() => undefined)
+      await this.resync()
+      this.log.info('Redis reachable')
+    } else {
+      this.log.warn('Redis unreachable at start: remote calls fail with -32050 until it answers')
+    }
+    this.metrics.breakerOpen.set(this.up ? 0 : 1)
+    listener.state(this.up)
+    this.running = true
+
+    const stopped = (): boolean => this.closed
+    this.loops = [
+      loop(replies, stopped, async () => await rpc.read(), err => this.log.warn({ err }, 'reading replies failed')),
+      loop(reader, stopped, async () => await events.read(), err => this.log.warn({ err }, 'reading events failed'))
+    ]
+    this.presence.start()
+    this.probe = setInterval(() => { void this.check() }, PROBE_MS)
+    this.probe.unref()
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.up = false
+    if (this.probe !== null) clearInterval(this.probe)
+    this.presence.stop()
+    this.rpc?.failAll(unavailable('this node is closing'))
+    // Blocking connections hold nothing to flush, and QUIT would wait behind their BLPOP/XREAD.
+    for (const conn of this.own) conn.disconnect()
+    await Promise.all(this.loops)
+    const redis = this.link.client
+    redis.off('ready', this.onReady).off('close', this.onDown)
+    if (this.link.owned) await close(redis)
+    redis.off('error', this.onError)
+    this.listener = null
+  }
+
+  isUp (): boolean {
+    return this.up
+  }
+
+  async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
+    if (!this.up || this.events === null) throw unavailable('Redis is unreachable')
+    try {
+      return { offset: await this.events.publish(event) }
+    } catch {
+      throw unavailable('Redis is unreachable')
+    }
+  }
+
+  remoteMethods (): ReadonlyMap<string, MethodSpec> {
+    return this.catalog.methods
+  }
+
+  async call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown> {
+    if (!this.up || this.rpc === null) throw unavailable('Redis is unreachable')
+    return await this.rpc.call(call, onProgress)
+  }
+
+  private duplicate (name: string): RedisClient {
+    const conn = duplicate(this.link.client, `fastify-ipc:${this.nodeId}:${name}`)
+    conn.on('error', this.onError)
+    this.own.push(conn)
+    return conn
+  }
+
+  // ioredis reports every failed reconnect; the breaker logs the state change once instead.
+  private readonly onError = (): void => {}
+
+  private readonly onReady = (): void => this.setUp(true)
+
+  private readonly onDown = (): void => this.setUp(false)
+
+  // The connection may look fine while Redis does not answer (a hung server): ping it.
+  private async check (): Promise<void> {
+    const redis = this.link.client
+    if (redis.status !== 'ready') return this.setUp(false)
+    try {
+      await withTimeout(redis.ping(), PROBE_MS)
+      this.setUp(true)
+      if (this.stale) await this.resync()
+    } catch {
+      this.setUp(false)
+    }
+  }
+
+  private setUp (up: boolean): void {
+    if (up === this.up || this.closed || !this.running) return
+    this.up = up
+    this.metrics.breakerOpen.set(up ? 0 : 1)
+    this.listener?.state(up)
+    if (up) {
+      this.log.info('Redis reachable again: remote calls, events and presence resume')
+      void this.resync()
+    } else {
+      this.log.warn('Redis unreachable: remote calls and publishes fail with -32050 until it returns')
+      this.rpc?.failAll(unavailable('Redis is unreachable'))
+      this.rpc?.reset()
+    }
+  }
+
+  /** After (re)connecting: the whole catalog again, and this node's presence. */
+  private async resync (): Promise<void> {
+    this.stale = false
+    try {
+      await this.catalog.loadAll()
+      this.listener?.catalog()
+      this.catalogFailing = false
+    } catch (err) {
+      if (!this.catalogFailing) this.log.warn({ err }, 'loading the method catalog failed; retrying')
+      this.catalogFailing = true
+      this.stale = true
+    }
+    await this.presence.refresh()
+  }
+
+  private async reload (service: string): Promise<void> {
+    try {
+      await this.catalog.load(service)
+      this.listener?.catalog()
+    } catch {
+      this.stale = true
+    }
+  }
+}

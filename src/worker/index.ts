@@ -1,0 +1,12 @@
+// fastify-ipc/worker: answer RPC and publish events from Node backends, through Redis.
+export { Worker } from './worker.js'
+export type { WorkerOptions } from './worker.js'
+export { Publisher } from './publisher.js'
+export type { PublisherOptions, PublishOptions } from './publisher.js'
+export type { WorkerContext, WorkerHandler, WorkerMethodOptions } from './method.js'
+export type { WorkerLogger } from './log.js'
+export type { RedisInput } from './redis.js'
+export type { OutgoingEvent } from '../broker/types.js'
+export type { Caller } from '../protocol/frames.js'
+export { RpcError, ErrorCode, notFound, permissionDenied, invalidParams, unauthenticated } from '../protocol/errors.js'
+export type { ErrorObject } from '../protocol/errors.js'

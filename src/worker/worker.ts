@@ -1,0 +1,289 @@
+// A backend worker: answers a service's RPC requests from the stream `ipc:rpc:<service>` with bounded
+// concurrency, heartbeats, and takes over what dead workers left behind (PROTOCOL.md section 9).
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Redis } from 'ioredis'
+import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
+import { ErrorCode } from '../protocol/errors.js'
+import { execute, type ExecuteDeps } from './execute.js'
+import { consoleLogger, type WorkerLogger } from './log.js'
+import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
+import { Publisher } from './publisher.js'
+import { close, connect, duplicate, type RedisInput } from './redis.js'
+import { encodeReply, internalError, pushReply } from './replies.js'
+import { parseRequest, type WorkerRequest } from './request.js'
+import { RequestStream } from './request-stream.js'
+
+export interface WorkerOptions {
+  /** a URL, ioredis options, or your own ioredis client (left open on stop) */
+  redis: RedisInput
+  /** the service this worker serves: methods are named `<service>.<name>` (`default`: names without dots) */
+  service: string
+  /** most requests handled at once (10) */
+  concurrency?: number
+  /** key prefix (`ipc:`) */
+  prefix?: string
+  /** consumer name in the group; unique per process (host-pid-random by default) */
+  id?: string
+  logger?: WorkerLogger
+  /** how long stop() waits for running handlers before leaving them to other workers (10000) */
+  stopTimeoutMs?: number
+}
+
+// BLOCK of each read: stop() interrupts it with CLIENT UNBLOCK, so this only bounds a missed interrupt.
+const READ_BLOCK_MS = 2000
+const CLAIM_EVERY_MS = 1000
+const RETRY_MS = 1000
+
+interface Job { started: number, abort: AbortController, done: Promise<void> }
+
+export class Worker {
+  readonly id: string
+  readonly service: string
+  readonly concurrency: number
+  private readonly keys: Keys
+  private readonly log: WorkerLogger
+  private readonly stopTimeoutMs: number
+  private readonly methods = new Map<string, WorkerMethod>()
+  /** what we are working on, by stream entry id */
+  private readonly jobs = new Map<string, Job>()
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  private redis!: Redis
+  private owned = false
+  private blocking!: Redis
+  private stream!: RequestStream
+  private blockingId: number | null = null
+  private deps!: ExecuteDeps
+  private timers: NodeJS.Timeout[] = []
+  private reading: Promise<void> = Promise.resolve()
+  private claiming: Promise<void> | null = null
+  private wake: (() => void) | null = null
+  private stopped: Promise<void> | null = null
+
+  constructor (private readonly options: WorkerOptions) {
+    const { service, concurrency = 10, prefix, id, logger, stopTimeoutMs = 10000 } = options
+    if (typeof service !== 'string' || !SERVICE.test(service)) throw new Error(`fastify-ipc worker: invalid service "${service}" (letters, digits and _)`)
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('fastify-ipc worker: concurrency must be a whole number >= 1')
+    this.service = service
+    this.concurrency = concurrency
+    this.id = id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+    this.keys = keys(prefix)
+    this.log = logger ?? consoleLogger
+    this.stopTimeoutMs = stopTimeoutMs
+  }
+
+  /** Declares a method, like the gateway's `ipc.method`; call before start(). */
+  method<P = any, R = unknown> (name: string, options: WorkerMethodOptions, handler: WorkerHandler<P, R>): this {
+    if (this.state !== 'new') throw new Error(`fastify-ipc worker: method "${name}" declared after start()`)
+    if (this.methods.has(name)) throw new Error(`fastify-ipc worker: method "${name}" is already defined`)
+    this.methods.set(name, defineMethod(this.service, name, options, handler as WorkerHandler))
+    return this
+  }
+
+  /** Publishes the catalog, joins the consumer group, heartbeats, and starts answering. */
+  async start (): Promise<void> {
+    if (this.state !== 'new') throw new Error('fastify-ipc worker: start() may be called once')
+    if (this.methods.size === 0) throw new Error('fastify-ipc worker: declare at least one method before start()')
+    const name = `worker ${this.id}`
+    const { client, owned } = connect(this.options.redis, this.log, name)
+    this.redis = client
+    this.owned = owned
+    this.blocking = duplicate(client, this.log, `${name} (reads)`)
+    this.stream = new RequestStream(client, this.keys.rpc(this.service), this.keys.dead(this.service), this.id)
+    this.deps = { methods: this.methods, publish: new Publisher({ redis: client, prefix: this.options.prefix }), log: this.log, progress: this.progress }
+    this.state = 'running'
+    try {
+      await this.announce()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.timers = [
+      setInterval(() => { this.heartbeat().catch(err => this.log.warn({ err }, 'heartbeat failed')) }, WORKER_HEARTBEAT_MS),
+      setInterval(() => this.claimTick(), CLAIM_EVERY_MS)
+    ]
+    this.reading = this.read()
+    this.log.info({ service: this.service, methods: [...this.methods.keys()], concurrency: this.concurrency }, `worker ${this.id} started`)
+  }
+
+  /** Stops reading, lets running handlers finish (bounded), leaves the worker set, closes its connections. */
+  async stop (): Promise<void> {
+    this.stopped ??= this.shutdown()
+    await this.stopped
+  }
+
+  private async shutdown (): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped'
+      return
+    }
+    this.state = 'stopping'
+    for (const t of this.timers) clearInterval(t)
+    // Not awaited: while Redis is unreachable it would wait for the reconnect; the read is bounded anyway.
+    if (this.blockingId !== null) this.redis.call('CLIENT', 'UNBLOCK', this.blockingId).catch(() => undefined)
+    this.wake?.()
+    await within(this.reading, READ_BLOCK_MS + 1000)
+    if (this.claiming !== null) await within(this.claiming, 3000)
+    const jobs = [...this.jobs.values()]
+    if (!await within(Promise.all(jobs.map(j => j.done)), this.stopTimeoutMs)) {
+      for (const j of this.jobs.values()) j.abort.abort(new Error('worker stopping'))
+      this.log.warn(`stop: ${this.jobs.size} requests still running after ${this.stopTimeoutMs} ms; other workers will take them over`)
+    }
+    const left = this.redis.zrem(this.keys.workers(this.service), this.id)
+    if (!await within(left, 2000)) this.log.warn('could not leave the worker set: the entry expires by itself')
+    await close(this.blocking)
+    if (this.owned) await close(this.redis)
+    this.state = 'stopped'
+    this.log.info(`worker ${this.id} stopped`)
+  }
+
+  /** Group, catalog, heartbeat, then the catalog news (gateways reload it). */
+  private async announce (): Promise<void> {
+    await this.stream.ensureGroup()
+    const fields = [...this.methods.values()].flatMap(m => [m.name, JSON.stringify(m.spec)])
+    await this.redis.hset(this.keys.methods(this.service), ...fields)
+    await this.heartbeat()
+    await this.redis.publish(this.keys.catalog, this.service)
+  }
+
+  private async heartbeat (): Promise<void> {
+    const key = this.keys.workers(this.service)
+    const now = Date.now()
+    await this.redis.zadd(key, now + WORKER_TTL_MS, this.id)
+    // Members of crashed workers are dead weight: gateways filter them by score, this drops them.
+    await this.redis.zremrangebyscore(key, '-inf', now)
+  }
+
+  private async read (): Promise<void> {
+    let failing = false // log a run of failed reads once
+    while (this.state === 'running') {
+      const free = this.concurrency - this.jobs.size
+      if (free <= 0) {
+        await this.pause()
+        continue
+      }
+      try {
+        this.blockingId ??= Number(await this.blocking.client('ID'))
+        for (const [entryId, fields] of await this.stream.read(this.blocking, free, READ_BLOCK_MS)) {
+          if (fields !== null) this.dispatch(entryId, abort => this.handle(entryId, fields, abort))
+        }
+        failing = false
+      } catch (err) {
+        this.blockingId = null // a reconnected connection has a new id
+        if (this.state !== 'running') break
+        if (String(err).includes('NOGROUP')) {
+          // Redis lost its data (restart without persistence): set everything up again.
+          this.log.warn('consumer group missing: creating it and publishing the catalog again')
+          await this.announce().catch(e => this.log.warn({ err: e }, 'could not set up again'))
+        } else if (!failing) {
+          this.log.warn({ err }, 'reading requests failed; retrying every second')
+        }
+        failing = true
+        await this.pause(RETRY_MS)
+      }
+    }
+  }
+
+  /** Waits until a job ends, stop() is called, or `ms` pass. */
+  private async pause (ms?: number): Promise<void> {
+    await new Promise<void>(resolve => {
+      let timer: NodeJS.Timeout | undefined
+      const done = (): void => {
+        clearTimeout(timer)
+        if (this.wake === done) this.wake = null
+        resolve()
+      }
+      if (ms !== undefined) timer = setTimeout(done, ms)
+      this.wake = done
+    })
+  }
+
+  private dispatch (entryId: string, work: (abort: AbortController) => Promise<void>): void {
+    const abort = new AbortController()
+    const done = work(abort)
+      .catch(err => this.log.error({ err, entryId }, 'could not answer a request; it stays pending for another delivery'))
+      .finally(() => {
+        this.jobs.delete(entryId)
+        this.wake?.()
+      })
+    this.jobs.set(entryId, { started: Date.now(), abort, done })
+  }
+
+  private async handle (entryId: string, fields: string[], abort: AbortController): Promise<void> {
+    const parsed = parseRequest(fields)
+    if (!parsed.ok) {
+      this.log.warn({ entryId, reason: parsed.reason }, 'dropping a request I cannot read')
+      if (parsed.answer !== undefined) {
+        await pushReply(this.redis, parsed.answer.reply, encodeReply(parsed.answer.id, { error: { code: ErrorCode.INVALID_REQUEST, message: `Invalid request: ${parsed.reason}` } }))
+      }
+      await this.stream.ack(entryId)
+      return
+    }
+    const req = parsed.request
+    // The gateway has answered -32008 already: running it now would only do unwanted work.
+    if (Date.now() > req.deadline) {
+      this.log.debug({ requestId: req.id, method: req.method }, 'dropping a request past its deadline')
+      await this.stream.ack(entryId)
+      return
+    }
+    const body = await execute(this.deps, req, abort)
+    await pushReply(this.redis, req.reply, encodeReply(req.id, body))
+    await this.stream.ack(entryId)
+  }
+
+  // Commands on one connection run in order, so progress pushed before the final reply arrives before it.
+  private readonly progress = (req: WorkerRequest, data: unknown): void => {
+    pushReply(this.redis, req.reply, encodeReply(req.id, { progress: data }))
+      .catch(err => this.log.warn({ err, requestId: req.id }, 'could not send progress'))
+  }
+
+  private claimTick (): void {
+    if (this.claiming !== null || this.state !== 'running') return
+    this.claiming = this.claim()
+      .catch(err => this.log.warn({ err }, 'claiming abandoned requests failed'))
+      .finally(() => { this.claiming = null })
+  }
+
+  /** Takes over requests idle for CLAIM_IDLE_MS (their worker died); buries those delivered too often. */
+  private async claim (): Promise<void> {
+    const old = Date.now() - CLAIM_IDLE_MS / 2
+    await this.stream.renew([...this.jobs].filter(([, j]) => j.started < old).map(([id]) => id))
+    let cursor = '0-0'
+    do {
+      const free = this.concurrency - this.jobs.size
+      if (free <= 0 || this.state !== 'running') return
+      const { next, entries } = await this.stream.claim(cursor, free)
+      cursor = next
+      const fresh = entries.filter((e): e is [string, string[]] => e[1] !== null && !this.jobs.has(e[0]))
+      const counts = await Promise.all(fresh.map(async ([entryId]) => await this.stream.deliveries(entryId)))
+      fresh.forEach(([entryId, fields], i) => {
+        const count = counts[i]
+        if (count === null) return // acked meanwhile
+        if (count > MAX_DELIVERIES) this.dispatch(entryId, () => this.bury(entryId, fields, count))
+        else this.dispatch(entryId, abort => this.handle(entryId, fields, abort))
+      })
+    } while (cursor !== '0-0')
+  }
+
+  /** A request that kept killing its workers: into the dead-letter stream, answered -32603, acked. */
+  private async bury (entryId: string, fields: string[], deliveries: number): Promise<void> {
+    const error = internalError({ deliveries })
+    await this.stream.bury(fields, error)
+    const parsed = parseRequest(fields)
+    const to = parsed.ok ? parsed.request : parsed.answer
+    if (to !== undefined) await pushReply(this.redis, to.reply, encodeReply(to.id, { error }))
+    await this.stream.ack(entryId)
+    this.log.error({ entryId, requestId: to?.id, deliveries }, 'request delivered too many times: moved to the dead-letter stream')
+  }
+}
+
+/** Whether `promise` fulfilled within `ms` (a rejection counts as no). */
+async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>(resolve => { timer = setTimeout(resolve, ms, false) })
+  try {
+    return await Promise.race([promise.then(() => true, () => false), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

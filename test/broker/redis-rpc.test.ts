@@ -1,0 +1,226 @@
+// Remote calls through a real Redis, with the worker side played by raw commands (PROTOCOL.md section 9).
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { startGateway, TestClient, token } from '../helper.js'
+import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { WorkerDouble } from './worker-double.js'
+
+let redis: TestRedis
+let raw: Redis
+
+before(async () => {
+  redis = await startRedis()
+  raw = new Redis(redis.url)
+})
+after(async () => {
+  raw.disconnect()
+  await redis.stop()
+})
+
+const addSpec = {
+  params: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'], additionalProperties: false },
+  result: { type: 'object', properties: { sum: { type: 'number' } } },
+  description: 'adds two numbers',
+  timeoutMs: 5000
+}
+
+async function until (what: string, check: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms
+  while (!await check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+test('a remote call: params checked at the gateway, the exact request fields, the answer matched by id', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'math')
+  t.after(() => worker.close())
+  await worker.register({ 'math.add': addSpec })
+  const gw = await startGateway({ redis: redis.url, nodeId: 'rpc-1' })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '42', roles: ['admin'] }) })
+  t.after(() => client.close())
+
+  const bad = await client.call('math.add', { a: 'x' })
+  assert.equal(bad.error?.code, -32602)
+  assert.ok(Array.isArray(bad.error?.data?.errors))
+  assert.equal(await raw.xlen('ipc:rpc:math'), 0, 'nothing reached the stream')
+
+  worker.serve(req => ({ result: { sum: req.params.a + req.params.b } }))
+  const before = Date.now()
+  assert.deepEqual((await client.call('math.add', { a: 1, b: 2 })).result, { sum: 3 })
+
+  const [[, fields]] = await raw.xrange('ipc:rpc:math', '-', '+')
+  const names = fields.filter((_, i) => i % 2 === 0)
+  assert.deepEqual(names, ['v', 'id', 'method', 'params', 'caller', 'reply', 'deadline'])
+  const f = Object.fromEntries(names.map((n, i) => [n, fields[2 * i + 1]]))
+  assert.equal(f.v, '1')
+  assert.match(f.id, /^rpc-1:/)
+  assert.equal(f.method, 'math.add')
+  assert.deepEqual(JSON.parse(f.params), { a: 1, b: 2 })
+  const caller = JSON.parse(f.caller)
+  assert.deepEqual(Object.keys(caller).sort(), ['claims', 'connectionId', 'node', 'roles', 'userId'])
+  assert.equal(caller.userId, '42')
+  assert.equal(caller.node, 'rpc-1')
+  assert.deepEqual(caller.roles, ['admin'])
+  assert.equal(f.reply, 'ipc:reply:rpc-1')
+  assert.ok(Number(f.deadline) >= before + 5000 && Number(f.deadline) <= Date.now() + 5000)
+
+  // many calls at once: every answer is the caller's own
+  const calls = Array.from({ length: 60 }, (_, i) => client.call('math.add', { a: i, b: 1000 }))
+  const answers = await Promise.all(calls)
+  answers.forEach((res, i) => assert.deepEqual(res.result, { sum: i + 1000 }))
+  await until('the reply list drained', async () => await raw.exists('ipc:reply:rpc-1') === 0)
+})
+
+test('worker errors pass through; progress frames are forwarded before the answer', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'jobs')
+  t.after(() => worker.close())
+  await worker.register({ 'jobs.run': { params: { type: 'object' } }, 'jobs.fail': {} })
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '7' }) })
+  t.after(() => client.close())
+  worker.serve(async req => {
+    if (req.method === 'jobs.fail') return { error: { code: 4004, message: 'no such job', data: { job: 1 } } }
+    await worker.answer(req, { progress: { pct: 50 } })
+    await worker.answer(req, { progress: { pct: 90 } })
+    return { result: { done: true } }
+  })
+
+  const res = await client.call('jobs.run', {}, 'job-1')
+  assert.deepEqual(res.result, { done: true })
+  const p1 = await client.next(f => f.method === 'rpc.progress')
+  const p2 = await client.next(f => f.method === 'rpc.progress')
+  assert.deepEqual([p1.params, p2.params], [{ id: 'job-1', data: { pct: 50 } }, { id: 'job-1', data: { pct: 90 } }])
+  assert.deepEqual((await client.call('jobs.fail', {})).error, { code: 4004, message: 'no such job', data: { job: 1 } })
+})
+
+test('methods published at run time show in rpc.discover and /openrpc.json; invalid specs are skipped', async (t) => {
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+  const discover = async (): Promise<string[]> => (await client.call('rpc.discover', {})).result.methods.map((m: { name: string }) => m.name)
+  assert.ok(!(await discover()).includes('shop.buy'))
+
+  const worker = new WorkerDouble(redis.url, 'shop')
+  t.after(() => worker.close())
+  await worker.redis.hset('ipc:methods:shop', 'shop.bad', '{"timeoutMs":"soon"}', 'shop.broken', 'not json', 'other.misfiled', '{}')
+  await worker.register({ 'shop.buy': { ...addSpec, description: 'buys' } })
+  await until('shop.buy in rpc.discover', async () => (await discover()).includes('shop.buy'))
+  const names = await discover()
+  assert.ok(!names.includes('shop.bad') && !names.includes('shop.broken') && !names.includes('other.misfiled'))
+  const doc = await (await fetch(`${gw.http}/openrpc.json`)).json() as { methods: Array<{ name: string, description?: string }> }
+  assert.equal(doc.methods.find(m => m.name === 'shop.buy')?.description, 'buys')
+
+  await worker.redis.hdel('ipc:methods:shop', 'shop.buy')
+  await worker.redis.publish('ipc:catalog', 'shop')
+  await until('shop.buy withdrawn', async () => !(await discover()).includes('shop.buy'))
+})
+
+test('no live worker: -32050 at once, without touching the stream', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'idle')
+  t.after(() => worker.close())
+  await worker.register({ 'idle.work': {} }, -1000) // its heartbeat has already expired
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+  const started = performance.now()
+  const res = await client.call('idle.work', {})
+  assert.equal(res.error?.code, -32050)
+  assert.ok(performance.now() - started < 250, 'answered fast')
+  assert.equal(await raw.xlen('ipc:rpc:idle'), 0)
+})
+
+test('deadline: -32008 when the worker is too slow; its late reply is dropped', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'slow')
+  t.after(() => worker.close())
+  await worker.register({ 'slow.op': { timeoutMs: 300 } })
+  const gw = await startGateway({ redis: redis.url, nodeId: 'slow-node' })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+
+  const started = performance.now()
+  const call = client.call('slow.op', {}, 'late')
+  const [req] = await worker.take(1, 2000)
+  const res = await call
+  const took = performance.now() - started
+  assert.equal(res.error?.code, -32008)
+  assert.ok(took >= 250 && took < 1500, `deadline after ${took} ms`)
+
+  await worker.answer(req, { result: 'too late' })
+  await worker.answer(req, { result: 'and again' })
+  await until('the late replies drained', async () => await raw.exists('ipc:reply:slow-node') === 0)
+  await until('counted as dropped', async () => /ipc_redis_replies_dropped_total 2/.test(await (await fetch(`${gw.http}/metrics`)).text()))
+  assert.equal(client.frames.length, 0, 'nothing reached the client')
+  // the connection is fine: a call answered in time still works
+  worker.serve(() => ({ result: 'ok' }))
+  assert.equal((await client.call('slow.op', {})).result, 'ok')
+})
+
+test('the request stream stays bounded and a reply list outlives no node by more than 60 s', async (t) => {
+  const stream = 'ipc:rpc:bulk'
+  for (let i = 0; i < 11; i++) {
+    const p = raw.pipeline()
+    for (let j = 0; j < 10000; j++) p.xadd(stream, '*', 'v', '1')
+    await p.exec()
+  }
+  const worker = new WorkerDouble(redis.url, 'bulk')
+  t.after(() => worker.close())
+  await worker.register({ 'bulk.op': { timeoutMs: 200 } })
+  const gw = await startGateway({ redis: redis.url, nodeId: 'gone' })
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  assert.equal((await client.call('bulk.op', {})).error?.code, -32008)
+  const len = await raw.xlen(stream)
+  assert.ok(len >= 100000 && len <= 100100, `stream trimmed to ~100000, not ${len}`)
+  await client.close()
+  await gw.close()
+
+  // the node is gone; the worker answers anyway: the list expires by itself
+  const last = await raw.xrevrange(stream, '+', '-', 'COUNT', 1)
+  const f = last[0][1]
+  const field = (n: string): string => f[f.indexOf(n) + 1]
+  await worker.answer({ entry: last[0][0], fields: {}, id: field('id'), method: field('method'), params: {}, reply: field('reply'), deadline: 0 }, { result: 1 })
+  const ttl = await raw.pttl('ipc:reply:gone')
+  assert.ok(ttl > 0 && ttl <= 60000, `reply list TTL ${ttl}`)
+})
+
+test('metrics: stream length and pending per service, reply wait, breaker state', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'metered')
+  t.after(() => worker.close())
+  await worker.register({ 'metered.op': {} })
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+  worker.serve(() => ({ result: true }))
+  assert.equal((await client.call('metered.op', {})).result, true)
+  const text = await (await fetch(`${gw.http}/metrics`)).text()
+  assert.match(text, /ipc_redis_stream_length\{service="metered"\} 1/)
+  assert.match(text, /ipc_redis_stream_pending\{service="metered"\} 0/)
+  assert.match(text, /ipc_redis_reply_wait_seconds_count 1/)
+  assert.match(text, /ipc_redis_breaker_open 0/)
+  assert.match(text, /ipc_broker_up 1/)
+  assert.match(text, /ipc_redis_events_read_total 0/)
+})
+
+test('a client of the host app is used as the command connection and left open on close', async (t) => {
+  const mine = new Redis(redis.url)
+  t.after(() => mine.disconnect())
+  const worker = new WorkerDouble(redis.url, 'borrowed')
+  t.after(() => worker.close())
+  await worker.register({ 'borrowed.op': {} })
+  worker.serve(() => ({ result: 'ok' }))
+  const gw = await startGateway({ redis: mine })
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  assert.equal((await client.call('borrowed.op', {})).result, 'ok')
+  await client.close()
+  await gw.close()
+  assert.equal(mine.status, 'ready')
+  assert.equal(await mine.ping(), 'PONG')
+})

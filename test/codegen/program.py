@@ -1,0 +1,84 @@
+"""Drives the generated Python client against the fixture gateway (test/codegen/python.test.ts).
+
+Prints READY, RESTART, RECONNECTED and DONE as it goes; the test answers each by publishing an event or
+restarting the gateway. Any failed assertion exits non-zero with a traceback.
+"""
+import asyncio
+import sys
+from typing import Any, List, Tuple
+
+from shop_client import Api, Backoff, ChatMessageEvent, EventMeta, IpcError, OrdersGetResult, OrderUpdatedEvent
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def main(url: str, token: str) -> None:
+    states: List[str] = []
+    api = Api(url, get_token=lambda: token, reconnect=Backoff(initial_delay=0.05, max_delay=0.5), call_timeout=5)
+    api.client.on_state_change(lambda state, error: states.append(state))
+    await api.connect()
+
+    order = await api.orders.get(order_id=42)
+    assert isinstance(order, OrdersGetResult), order
+    assert (order.order_id, order.status, order.items[0].qty, order.customer.name, order.note) == (42, "shipped", 2, "Ada", None)
+    assert (await api.math.add(a=1, b=2.5)).sum == 3.5
+    assert await api.echo(text="hi", from_="py") == "py: hi"
+    assert await api.echo(text="hi") == "hi"
+    assert [o.status for o in await api.orders.list(status="delivered")] == ["delivered"]
+    assert (await api.orders.get_status(order_id=1)).status == "pending"
+
+    try:
+        await api.orders.get(order_id=7)
+        raise AssertionError("orders.get(7) succeeded")
+    except IpcError as e:
+        assert (e.code, e.message, e.data) == (IpcError.NOT_FOUND, "Order 7 does not exist", {"orderId": 7}), repr(e)
+    try:
+        await api.client.call("math.add", {"a": "one", "b": 2})
+        raise AssertionError("math.add with a string succeeded")
+    except IpcError as e:
+        assert e.code == IpcError.INVALID_PARAMS, repr(e)
+    try:
+        await api.slow.wait(ms=2000, timeout=0.2)
+        raise AssertionError("no timeout")
+    except IpcError as e:
+        assert e.code == IpcError.DEADLINE_EXCEEDED, repr(e)
+
+    chat: "asyncio.Queue[Tuple[Any, EventMeta]]" = asyncio.Queue()
+    updates: "asyncio.Queue[Any]" = asyncio.Queue()
+    api.on("chat.message", lambda data, meta: chat.put_nowait((data, meta)))
+
+    async def on_update(data: OrderUpdatedEvent, meta: EventMeta) -> None:  # async handlers work too
+        await updates.put(data)
+
+    api.on("order.updated", on_update)
+    await api.client.join("lobby")
+    await api.chat.say(room="lobby", text="hello")
+    data, meta = await asyncio.wait_for(chat.get(), 5)
+    assert isinstance(data, ChatMessageEvent) and (data.from_, data.text, meta.target) == ("42", "hello", "room:lobby"), (data, meta)
+
+    say("READY")  # the test publishes order.updated to user:42
+    update = await asyncio.wait_for(updates.get(), 5)
+    assert isinstance(update, OrderUpdatedEvent) and (update.order_id, update.status) == (42, "delivered"), update
+
+    slow = asyncio.ensure_future(api.slow.wait(ms=3000))
+    await asyncio.sleep(0.2)
+    say("RESTART")  # the test restarts the gateway on the same port
+    try:
+        await slow
+        raise AssertionError("a call in flight survived the restart")
+    except IpcError as e:
+        assert e.code == IpcError.UNAVAILABLE, repr(e)
+    assert (await api.math.add(a=2, b=2)).sum == 4  # waits for the reconnect
+    assert "reconnecting" in states and states[-1] == "open", states
+
+    say("RECONNECTED")  # the test publishes chat.message to room:lobby, which the client rejoined
+    data, meta = await asyncio.wait_for(chat.get(), 5)
+    assert data.text == "after restart", data
+    await api.close()
+    assert states[-1] == "closed", states
+    say("DONE")
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))

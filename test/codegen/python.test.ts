@@ -1,0 +1,47 @@
+// Generated Python client, run with Debian's python3 (its websockets and pydantic) against a live gateway:
+// typed calls, events, typed errors, a timeout, and a gateway restart (reconnect, rejoin, in-flight failure).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { generate } from '../../src/codegen/index.js'
+import { token } from '../helper.js'
+import { type Gateway, startFixture } from './fixture.js'
+
+const PYTHON = '/usr/bin/python3'
+const program = fileURLToPath(new URL('./program.py', import.meta.url))
+
+test('the generated Python client calls, receives events, raises typed errors and survives a restart', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ipc-py-'))
+  t.after(async () => await rm(dir, { recursive: true, force: true }))
+  let gw: Gateway = await startFixture()
+  t.after(async () => await gw.close())
+  await generate({ from: `${gw.http}/openrpc.json`, out: dir, langs: ['python'], name: 'shop-client' })
+
+  const child = spawn(PYTHON, ['-X', 'faulthandler', program, gw.url, token({ sub: '42', rooms: ['lobby'] })], { env: { ...process.env, PYTHONPATH: dir }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // SIGABRT makes faulthandler print where Python hung.
+  const killer = setTimeout(() => child.kill('SIGABRT'), 30000)
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+  const seen: string[] = []
+  for await (const line of createInterface({ input: child.stdout })) {
+    seen.push(line)
+    if (line === 'READY') {
+      await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { orderId: 42, status: 'delivered' } })
+    } else if (line === 'RESTART') {
+      await gw.close()
+      gw = await startFixture(gw.port)
+    } else if (line === 'RECONNECTED') {
+      await gw.app.ipc.publish({ target: 'room:lobby', event: 'chat.message', data: { from: 'test', text: 'after restart' } })
+    }
+  }
+  const code = await exited
+  clearTimeout(killer)
+  assert.equal(code, 0, `python exited with ${code}\n${stderr}`)
+  assert.deepEqual(seen, ['READY', 'RESTART', 'RECONNECTED', 'DONE'])
+})

@@ -1,0 +1,231 @@
+// The Worker against a real Redis, with the test playing the gateway (PROTOCOL.md section 9).
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
+import Type from 'typebox'
+import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { RpcError, Worker, type WorkerOptions } from '../../src/worker/index.js'
+import { FakeGateway, memoryLogger, sleep, until } from './fake-gateway.js'
+
+let redis: TestRedis
+let gw: FakeGateway
+const workers: Worker[] = []
+
+before(async () => {
+  redis = await startRedis()
+  gw = new FakeGateway(redis.url)
+})
+after(async () => {
+  await Promise.all(workers.map(async w => await w.stop()))
+  await gw.close()
+  await redis.stop()
+})
+
+function worker (options: Omit<WorkerOptions, 'redis'> & { redis?: WorkerOptions['redis'] }): Worker {
+  const w = new Worker({ redis: redis.url, logger: memoryLogger(), ...options })
+  workers.push(w)
+  return w
+}
+
+const AddParams = Type.Object({ a: Type.Number(), b: Type.Number() })
+
+describe('answers', () => {
+  const log = memoryLogger()
+  let w: Worker
+  before(async () => {
+    w = worker({ service: 'math', concurrency: 4, logger: log })
+      .method('math.add', { params: AddParams, result: Type.Object({ sum: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
+      .method('math.fail', {}, () => { throw new RpcError(4001, 'Nope', { why: 'because' }) })
+      .method('math.shaped', {}, () => { throw Object.assign(new Error('Conflict'), { code: 409, data: { left: 1 } }) })
+      .method('math.boom', {}, () => { throw new Error('secret detail') })
+      .method('math.nothing', {}, () => undefined)
+      .method('math.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
+        for (let i = 1; i <= to; i++) ctx.progress({ i })
+        ctx.progress(undefined)
+        return { done: true }
+      })
+    await w.start()
+  })
+
+  test('a result', async () => {
+    const { final } = await gw.call('math', 'math.add', { a: 2, b: 3 })
+    assert.deepEqual(final, { id: final.id, result: { sum: 5 } })
+  })
+
+  test('an RpcError passes through with its code, message and data', async () => {
+    const { final } = await gw.call('math', 'math.fail', {})
+    assert.deepEqual(final.error, { code: 4001, message: 'Nope', data: { why: 'because' } })
+  })
+
+  test('an object with an integer code and a message passes through too', async () => {
+    const { final } = await gw.call('math', 'math.shaped', {})
+    assert.deepEqual(final.error, { code: 409, message: 'Conflict', data: { left: 1 } })
+  })
+
+  test('anything else is -32603 with no stack, and is logged', async () => {
+    const { final } = await gw.call('math', 'math.boom', {})
+    assert.deepEqual(final.error, { code: -32603, message: 'Internal error' })
+    assert.ok(!JSON.stringify(final).includes('secret'))
+    assert.ok(log.lines.some(l => l.level === 'error' && (l.obj as { err?: Error }).err?.message === 'secret detail'))
+  })
+
+  test('an undefined result is sent as null', async () => {
+    const { final } = await gw.call('math', 'math.nothing', {})
+    assert.equal(final.result, null)
+    assert.ok('result' in final)
+  })
+
+  test('params are validated again: -32602 with the errors', async () => {
+    const { final } = await gw.call('math', 'math.add', { a: 'x' })
+    assert.equal(final.error?.code, -32602)
+    assert.ok(Array.isArray((final.error?.data as { errors: unknown[] }).errors))
+  })
+
+  test('an unknown method is -32601', async () => {
+    const { final } = await gw.call('math', 'math.nope', {})
+    assert.equal(final.error?.code, -32601)
+  })
+
+  test('a request in another protocol version is -32600', async () => {
+    const id = await gw.send('math', 'math.add', { a: 1, b: 1 }, { fields: { v: '2' } })
+    const [{ final }] = await gw.wait([id])
+    assert.equal(final.error?.code, -32600)
+  })
+
+  test('progress frames come before the final reply, in order (undefined as null)', async () => {
+    const { final, progress } = await gw.call('math', 'math.count', { to: 5 })
+    assert.deepEqual(progress, [...[1, 2, 3, 4, 5].map(i => ({ i })), null])
+    assert.deepEqual(final.result, { done: true })
+  })
+
+  test('the reply list expires within 60 s, and the request is acked', async () => {
+    const id = await gw.send('math', 'math.add', { a: 1, b: 1 })
+    await until(async () => await gw.redis.llen(gw.replyKey) > 0, 5000, 'a reply')
+    const ttl = await gw.redis.pttl(gw.replyKey)
+    assert.ok(ttl > 50000 && ttl <= 60000, `pttl ${ttl}`)
+    await gw.wait([id])
+    await until(async () => (await gw.redis.xpending('ipc:rpc:math', 'workers') as [number])[0] === 0, 5000, 'no pending request')
+  })
+})
+
+describe('start and stop', () => {
+  test('start publishes the catalog (hash + PUBLISH) and heartbeats; stop leaves the worker set', async () => {
+    const sub = new Redis(redis.url)
+    const news: string[] = []
+    sub.on('message', (_channel: string, message: string) => news.push(message))
+    await sub.subscribe('ipc:catalog')
+    const w = worker({ service: 'shop', id: 'shop-1' })
+      .method('shop.buy', { params: Type.Object({ sku: Type.String() }), description: 'Buys', timeoutMs: 3000, access: 'service', roles: ['admin'] }, () => ({}))
+      .method('shop.list', {}, () => [])
+    const before = Date.now()
+    await w.start()
+    await until(() => news.includes('shop'), 5000, 'the catalog message')
+    const catalog = await gw.redis.hgetall('ipc:methods:shop')
+    assert.deepEqual(Object.keys(catalog).sort(), ['shop.buy', 'shop.list'])
+    assert.deepEqual(JSON.parse(catalog['shop.buy']), {
+      params: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' } } },
+      description: 'Buys',
+      timeoutMs: 3000,
+      access: 'service',
+      roles: ['admin']
+    })
+    assert.deepEqual(JSON.parse(catalog['shop.list']), { access: 'user' })
+    const groups = await gw.redis.xinfo('GROUPS', 'ipc:rpc:shop') as unknown[][]
+    assert.equal(groups[0][1], 'workers')
+    const score = Number(await gw.redis.zscore('ipc:workers:shop', 'shop-1'))
+    assert.ok(score >= before + 15000 && score <= Date.now() + 15000, `score ${score}`)
+    await w.stop()
+    assert.equal(await gw.redis.zscore('ipc:workers:shop', 'shop-1'), null)
+    await sub.quit()
+  })
+
+  test('a client passed in is used and left open', async () => {
+    const client = new Redis(redis.url)
+    const w = worker({ service: 'own', redis: client }).method('own.ping', {}, () => 'pong')
+    await w.start()
+    assert.equal((await gw.call('own', 'own.ping', {})).final.result, 'pong')
+    await w.stop()
+    assert.equal(await client.ping(), 'PONG')
+    await client.quit()
+  })
+
+  test('stop() lets a running handler finish and answer, and leaves nothing pending', async () => {
+    let started = false
+    const w = worker({ service: 'slow' }).method('slow.job', {}, async () => {
+      started = true
+      await sleep(500)
+      return 'finished'
+    })
+    await w.start()
+    const id = await gw.send('slow', 'slow.job', {})
+    await until(() => started, 5000, 'the handler to start')
+    const t0 = Date.now()
+    await w.stop()
+    assert.ok(Date.now() - t0 < 2000, `stop took ${Date.now() - t0} ms`)
+    const [{ final }] = await gw.wait([id])
+    assert.equal(final.result, 'finished')
+    assert.equal((await gw.redis.xpending('ipc:rpc:slow', 'workers') as [number])[0], 0)
+    assert.equal(await gw.redis.zcard('ipc:workers:slow'), 0)
+  })
+
+  test('method names must belong to the service', () => {
+    const w = new Worker({ redis: redis.url, service: 'a' })
+    assert.throws(() => w.method('b.x', {}, () => 1), /not in service "a"/)
+    assert.throws(() => w.method('a', {}, () => 1), /not in service "a"/)
+    assert.throws(() => w.method('rpc.x', {}, () => 1), /reserved|not in service/)
+    assert.doesNotThrow(() => w.method('a.x', {}, () => 1))
+    const d = new Worker({ redis: redis.url, service: 'default' })
+    assert.doesNotThrow(() => d.method('ping', {}, () => 1))
+    assert.throws(() => d.method('x.ping', {}, () => 1), /not in service "default"/)
+    assert.throws(() => new Worker({ redis: redis.url, service: 'a.b' }), /invalid service/)
+    assert.throws(() => new Worker({ redis: redis.url, service: 'a', concurrency: 0 }), /concurrency/)
+  })
+})
+
+describe('scheduling', () => {
+  test('never more than `concurrency` handlers at once', async () => {
+    let running = 0
+    let most = 0
+    const w = worker({ service: 'busy', concurrency: 3 }).method('busy.work', { params: Type.Object({ n: Type.Integer() }) }, async ({ n }) => {
+      most = Math.max(most, ++running)
+      await sleep(50)
+      running--
+      return n
+    })
+    await w.start()
+    const ids = await Promise.all(Array.from({ length: 15 }, async (_, n) => await gw.send('busy', 'busy.work', { n })))
+    const answers = await gw.wait(ids)
+    assert.deepEqual(answers.map(a => a.final.result), Array.from({ length: 15 }, (_, n) => n))
+    assert.equal(most, 3)
+  })
+
+  test('a request past its deadline is acked and dropped without running', async () => {
+    let calls = 0
+    const w = worker({ service: 'late' }).method('late.job', {}, () => ++calls)
+    await w.start()
+    const id = await gw.send('late', 'late.job', {}, { deadline: Date.now() - 1 })
+    await until(async () => {
+      const [group] = await gw.redis.xinfo('GROUPS', 'ipc:rpc:late') as Array<Array<string | number>>
+      const info = Object.fromEntries(group.reduce<Array<[string, unknown]>>((acc, v, i, arr) => i % 2 === 0 ? [...acc, [String(v), arr[i + 1]]] : acc, []))
+      return info['entries-read'] === 1 && info.pending === 0
+    }, 5000, 'the request to be read and acked')
+    // A request sent after it is answered, so the late one was not just slow.
+    assert.equal((await gw.call('late', 'late.job', {})).final.result, 1)
+    assert.equal(calls, 1)
+    assert.equal((await gw.wait([id], 500).catch(() => null)), null)
+  })
+})
+
+// Last in this file: it restarts the shared Redis.
+describe('Redis outage', () => {
+  test('after Redis restarts empty, the worker sets everything up again and answers', { timeout: 60000 }, async () => {
+    const w = worker({ service: 'phoenix' }).method('phoenix.rise', {}, () => 'again')
+    await w.start()
+    await redis.stop()
+    await sleep(500)
+    await redis.start()
+    await until(async () => await gw.redis.hexists('ipc:methods:phoenix', 'phoenix.rise').catch(() => 0) === 1, 20000, 'the catalog again')
+    await until(async () => await gw.redis.zcard('ipc:workers:phoenix') === 1, 10000, 'the heartbeat again')
+    assert.equal((await gw.call('phoenix', 'phoenix.rise', {})).final.result, 'again')
+  })
+})
