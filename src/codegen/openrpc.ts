@@ -49,12 +49,18 @@ export interface Api { title: string, version: string, methods: ApiMethod[], eve
 /** Reads `from` (an http(s) URL of `/openrpc.json` or a file path) and returns the API it describes. */
 export async function loadApi (from: string): Promise<Api> {
   let text: string
-  if (/^https?:\/\//.test(from)) {
-    const res = await fetch(from)
-    if (!res.ok) throw new CodegenError(`${from}: HTTP ${res.status}`)
-    text = await res.text()
-  } else {
-    text = await readFile(from, 'utf8')
+  try {
+    if (/^https?:\/\//.test(from)) {
+      const res = await fetch(from)
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      text = await res.text()
+    } else {
+      text = await readFile(from, 'utf8')
+    }
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason is in its cause.
+    const e = err as Error & { cause?: Error }
+    throw new CodegenError(`${from}: ${e.cause?.message ?? e.message}`)
   }
   let doc: unknown
   try {

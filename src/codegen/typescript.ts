@@ -85,7 +85,7 @@ ${members(namespaceTree(typed.map(t => ({ ...t, name: t.method.name }))), '  ', 
     types: './dist/index.d.ts',
     exports: { '.': { types: './dist/index.d.ts', default: './dist/index.js' } },
     files: ['dist', 'src'],
-    scripts: { build: 'tsc', prepare: 'tsc' },
+    scripts: { build: 'tsc' },
     dependencies: { 'fastify-ipc': `^${version}` },
     devDependencies: { typescript: '^5.4.0' }
   }, null, 2) + '\n')
