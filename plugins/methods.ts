@@ -3,7 +3,8 @@ import fp from 'fastify-plugin'
 import type { OutgoingEvent } from '../src/broker/types.js'
 import { invalidParams } from '../src/protocol/errors.js'
 import { validationErrors, validators } from '../src/protocol/frames.js'
-import { type EventSpec, type Handler, type MethodOptions, Registry } from '../src/gateway/registry.js'
+import { type EventSpec, type Handler, Registry } from '../src/gateway/registry.js'
+import type { MethodOptions } from '../src/protocol/methods.js'
 
 export interface IpcApi {
   readonly registry: Registry

@@ -2,8 +2,8 @@
 // their compiled validators, plus the events it declares. Also builds the OpenRPC document.
 import { Compile } from 'typebox/compile'
 import type { Identity } from '../config.js'
-import type { Access, MethodSpec } from '../protocol/frames.js'
-import type { Caller } from '../protocol/frames.js'
+import type { Access, Caller, MethodSpec, Validator } from '../protocol/frames.js'
+import { type MethodOptions, methodSpec } from '../protocol/methods.js'
 import type { OutgoingEvent } from '../broker/types.js'
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -20,17 +20,6 @@ export interface MethodContext {
 
 export type Handler<P = any, R = unknown> = (params: P, ctx: MethodContext) => R | Promise<R>
 
-export interface MethodOptions {
-  params?: object
-  result?: object
-  description?: string
-  timeoutMs?: number
-  access?: Access
-  roles?: string[]
-}
-
-interface Validator { Check (value: unknown): boolean, Errors (value: unknown): Iterable<{ instancePath: string, message: string }> }
-
 export interface Method {
   name: string
   spec: MethodSpec
@@ -43,8 +32,6 @@ export interface Method {
 
 export interface EventSpec { description?: string, data?: object }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
-
 export class Registry {
   private readonly local = new Map<string, Method>()
   private remote = new Map<string, Method>()
@@ -54,18 +41,9 @@ export class Registry {
   constructor (private readonly remoteSpecs: () => ReadonlyMap<string, MethodSpec>) {}
 
   define (name: string, options: MethodOptions, handler: Handler): void {
-    if (!NAME.test(name)) throw new Error(`fastify-ipc: invalid method name "${name}" (letters, digits, _ and dots)`)
-    if (name.startsWith('rpc.')) throw new Error(`fastify-ipc: method "${name}": the rpc. prefix is reserved`)
     if (this.local.has(name)) throw new Error(`fastify-ipc: method "${name}" is already defined`)
     if (typeof handler !== 'function') throw new Error(`fastify-ipc: method "${name}" needs a handler function`)
-    const spec: MethodSpec = {
-      params: options.params,
-      result: options.result,
-      description: options.description,
-      timeoutMs: options.timeoutMs,
-      access: options.access ?? 'user',
-      roles: options.roles
-    }
+    const spec = methodSpec(name, options)
     this.local.set(name, { ...this.build(name, spec), handler })
   }
 

@@ -94,8 +94,11 @@ export const validators = {
   reply: Compile(Reply)
 }
 
+/** A compiled TypeBox validator, as far as this project uses one. */
+export interface Validator { Check (value: unknown): boolean, Errors (value: unknown): Iterable<{ instancePath: string, message: string }> }
+
 /** The validation errors of a compiled validator, in a form fit for `error.data`. */
-export function validationErrors (validator: { Errors(value: unknown): Iterable<{ instancePath: string, message: string }> }, value: unknown): Array<{ path: string, message: string }> {
+export function validationErrors (validator: Pick<Validator, 'Errors'>, value: unknown): Array<{ path: string, message: string }> {
   const out: Array<{ path: string, message: string }> = []
   for (const e of validator.Errors(value)) {
     out.push({ path: e.instancePath || '/', message: e.message })
