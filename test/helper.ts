@@ -66,7 +66,8 @@ export class TestClient {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve)
       ws.once('error', reject)
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+      // With this listener ws leaves the refused request open; end it, or it holds the server's close.
+      ws.once('unexpected-response', (req, res) => { req.destroy(); reject(new Error(`HTTP ${res.statusCode}`)) })
     })
     if (auth !== undefined) {
       const res = await client.call('rpc.auth', { token: auth })

@@ -23,15 +23,17 @@ export class Catalog {
     return this.services.keys()
   }
 
-  /** Reloads every service's hash; services whose hash is gone are dropped. */
+  /**
+   * Reloads every service's hash. A service known before whose hash is gone is kept: after an
+   * outage Redis may come back empty (no persistence) before the workers publish their methods
+   * again, and meanwhile its methods must answer -32050 (no live worker), not -32601. Only a
+   * catalog message for the service itself (load) drops it.
+   */
   async loadAll (): Promise<void> {
     const found = new Map<string, Record<string, string>>()
     for (const key of await this.scan(escapeGlob(this.methodsPrefix) + '*')) {
       const service = key.slice(this.methodsPrefix.length)
       found.set(service, await this.redis.hgetall(key))
-    }
-    for (const service of [...this.services.keys()]) {
-      if (!found.has(service)) this.replace(service, {})
     }
     for (const [service, hash] of found) this.replace(service, hash)
   }

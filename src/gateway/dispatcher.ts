@@ -30,6 +30,8 @@ export class Dispatcher {
   private seq = 0
   // in call ids, so a node restarted with the same id never takes a reply meant for its former life
   private readonly boot = Date.now().toString(36)
+  private readonly durationsOk = new Map<string, { observe (seconds: number): void }>()
+  private readonly durationsError = new Map<string, { observe (seconds: number): void }>()
 
   constructor (private readonly deps: DispatcherDeps) {}
 
@@ -88,11 +90,11 @@ export class Dispatcher {
       const method = req.method.startsWith('rpc.') ? undefined : this.deps.registry.get(req.method)
       label = method?.name ?? (req.method.startsWith('rpc.') ? req.method : 'unknown')
       const result = await this.call(conn, req, method)
-      this.deps.metrics.rpcDuration.observe({ method: label, outcome: 'ok' }, (performance.now() - started) / 1000)
+      this.observe(label, 'ok', (performance.now() - started) / 1000)
       return id === undefined ? undefined : resultFrame(id, result)
     } catch (err) {
       const error = this.toRpcError(err, req.method)
-      this.deps.metrics.rpcDuration.observe({ method: label, outcome: 'error' }, (performance.now() - started) / 1000)
+      this.observe(label, 'error', (performance.now() - started) / 1000)
       this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
@@ -143,32 +145,32 @@ export class Dispatcher {
     return await this.local(method, params, ctx, timeoutMs)
   }
 
-  private local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${timeoutMs} ms`)), timeoutMs)
-      Promise.resolve().then(() => method.handler!(params, ctx)).then(result => {
-        clearTimeout(timer)
-        if (checkResults && method.result !== null && !method.result.Check(result)) {
-          this.deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
-          reject(new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error'))
-        } else {
-          resolve(result)
-        }
-      }, err => {
-        clearTimeout(timer)
-        reject(err)
-      })
-    })
+  private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {
+    const out: unknown = method.handler!(params, ctx)
+    // A synchronous answer comes before any timer could fire: the deadline timer is armed for promises only.
+    const result = isThenable(out) ? await withDeadline(out, timeoutMs) : out
+    if (checkResults && method.result !== null && !method.result.Check(result)) {
+      this.deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
+      throw new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error')
+    }
+    return result
+  }
+
+  // prom-client hashes the label object on every observe(); a child per (method, outcome) skips that.
+  private observe (method: string, outcome: 'ok' | 'error', seconds: number): void {
+    const children = outcome === 'ok' ? this.durationsOk : this.durationsError
+    let child = children.get(method)
+    if (child === undefined) {
+      child = this.deps.metrics.rpcDuration.labels(method, outcome)
+      // Labels of unknown rpc.* names come from clients: bound what is kept for them.
+      if (children.size < 1000) children.set(method, child)
+    }
+    child.observe(seconds)
   }
 
   private toRpcError (err: unknown, method: string): RpcError {
-    if (err instanceof RpcError) return err
-    // An RpcError of another copy of the package (a methods module importing the built one) is not
-    // `instanceof` ours; other errors with a numeric code (a database's) may carry internals: -32603.
-    const e = err as { name?: unknown, code?: unknown, message?: unknown, data?: unknown } | null
-    if (e !== null && typeof e === 'object' && e.name === 'RpcError' && Number.isInteger(e.code) && typeof e.message === 'string') {
-      return new RpcError(e.code as number, e.message, e.data)
-    }
+    const known = RpcError.of(err)
+    if (known !== null) return known
     this.deps.log.error({ err, method }, 'method handler failed')
     return new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error')
   }
@@ -176,5 +178,20 @@ export class Dispatcher {
   private fail (conn: Connection, err: unknown): void {
     this.deps.log.error({ err }, 'dispatch failed')
     conn.close(CloseCode.INTERNAL, 'internal error')
+  }
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+
+async function withDeadline (p: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([p, deadline])
+  } finally {
+    clearTimeout(timer)
   }
 }

@@ -58,9 +58,18 @@ export class RpcError extends Error {
       : { code: this.code, message: this.message, data: this.data }
   }
 
-  static from (err: unknown): RpcError {
+  /**
+   * The RpcError a thrown value stands for, or null (the caller answers -32603). One from another copy
+   * of this package (a methods module importing the built one) is not `instanceof` ours, so its name
+   * counts; other errors with a numeric code (a database's) may carry internals and do not pass.
+   */
+  static of (err: unknown): RpcError | null {
     if (err instanceof RpcError) return err
-    return new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error')
+    const e = err as { name?: unknown, code?: unknown, message?: unknown, data?: unknown } | null
+    if (e !== null && typeof e === 'object' && e.name === 'RpcError' && Number.isInteger(e.code) && typeof e.message === 'string') {
+      return new RpcError(e.code as number, e.message, e.data)
+    }
+    return null
   }
 }
 

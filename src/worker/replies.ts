@@ -9,14 +9,9 @@ export type ReplyBody = { result: unknown } | { error: ErrorObject } | { progres
 export const internalError = (data?: unknown): ErrorObject =>
   data === undefined ? { code: ErrorCode.INTERNAL_ERROR, message: 'Internal error' } : { code: ErrorCode.INTERNAL_ERROR, message: 'Internal error', data }
 
-/** An RpcError, or anything shaped like one (integer code, string message), passes through; the rest is -32603. */
+/** An RpcError (see `RpcError.of`) passes through; for anything else null, and the caller answers -32603. */
 export function errorObject (err: unknown): ErrorObject | null {
-  if (err instanceof RpcError) return err.toJSON()
-  const e = err as { code?: unknown, message?: unknown, data?: unknown } | null
-  if (typeof e === 'object' && e !== null && Number.isInteger(e.code) && typeof e.message === 'string') {
-    return e.data === undefined ? { code: e.code as number, message: e.message } : { code: e.code as number, message: e.message, data: e.data }
-  }
-  return null
+  return RpcError.of(err)?.toJSON() ?? null
 }
 
 /**

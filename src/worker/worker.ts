@@ -98,6 +98,7 @@ export class Worker {
       await this.stop()
       throw err
     }
+    this.redis.on('ready', this.reannounce)
     this.timers = [
       setInterval(() => { this.heartbeat().catch(err => this.log.warn({ err }, 'heartbeat failed')) }, WORKER_HEARTBEAT_MS),
       setInterval(() => this.claimTick(), CLAIM_EVERY_MS)
@@ -118,6 +119,7 @@ export class Worker {
       return
     }
     this.state = 'stopping'
+    this.redis.off('ready', this.reannounce)
     for (const t of this.timers) clearInterval(t)
     // Not awaited: while Redis is unreachable it would wait for the reconnect; the read is bounded anyway.
     if (this.blockingId !== null) this.redis.call('CLIENT', 'UNBLOCK', this.blockingId).catch(() => undefined)
@@ -135,6 +137,14 @@ export class Worker {
     if (this.owned) await close(this.redis)
     this.state = 'stopped'
     this.log.info(`worker ${this.id} stopped`)
+  }
+
+  // Redis may come back empty (restarted without persistence): set up again on every reconnect. A
+  // NOGROUP read is not enough: a gateway or another worker may have created the group first, and
+  // this worker's methods and heartbeat would stay missing.
+  private readonly reannounce = (): void => {
+    if (this.state !== 'running') return
+    this.announce().catch(err => this.log.warn({ err }, 'could not publish the catalog again after reconnecting'))
   }
 
   /** Group, catalog, heartbeat, then the catalog news (gateways reload it). */

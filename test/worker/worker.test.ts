@@ -36,7 +36,8 @@ describe('answers', () => {
     w = worker({ service: 'math', concurrency: 4, logger: log })
       .method('math.add', { params: AddParams, result: Type.Object({ sum: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
       .method('math.fail', {}, () => { throw new RpcError(4001, 'Nope', { why: 'because' }) })
-      .method('math.shaped', {}, () => { throw Object.assign(new Error('Conflict'), { code: 409, data: { left: 1 } }) })
+      .method('math.shaped', {}, () => { throw Object.assign(new Error('Conflict'), { name: 'RpcError', code: 409, data: { left: 1 } }) })
+      .method('math.db', {}, () => { throw Object.assign(new Error('E11000 duplicate key in users'), { code: 11000 }) })
       .method('math.boom', {}, () => { throw new Error('secret detail') })
       .method('math.nothing', {}, () => undefined)
       .method('math.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
@@ -57,9 +58,14 @@ describe('answers', () => {
     assert.deepEqual(final.error, { code: 4001, message: 'Nope', data: { why: 'because' } })
   })
 
-  test('an object with an integer code and a message passes through too', async () => {
+  test('an RpcError of another copy of the package passes through too', async () => {
     const { final } = await gw.call('math', 'math.shaped', {})
     assert.deepEqual(final.error, { code: 409, message: 'Conflict', data: { left: 1 } })
+  })
+
+  test('another error with a numeric code (a database\'s) is -32603: its message may hold internals', async () => {
+    const { final } = await gw.call('math', 'math.db', {})
+    assert.deepEqual(final.error, { code: -32603, message: 'Internal error' })
   })
 
   test('anything else is -32603 with no stack, and is logged', async () => {
