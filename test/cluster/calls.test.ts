@@ -72,7 +72,7 @@ test('a service whose workers are gone answers -32050 at once', { timeout: 30000
     const took = Date.now() - started
     assert.equal(res.error?.code, -32050, JSON.stringify(res))
     assert.match(res.error!.message, /no live worker for service "gone"/)
-    assert.ok(took < 500, `answered after ${took} ms`)
+    assert.ok(took < 1000, `answered after ${took} ms`)
   }
   // the other service is untouched
   assert.equal((await call(cb, 'calc.echo', { n: 3, tag: 'z' })).result.n, 3)
@@ -84,13 +84,13 @@ test('a slow worker: -32008 at the deadline, its late reply dropped, the node ke
   const droppedBefore = await metric(a.http, 'ipc_redis_replies_dropped_total')
 
   const started = Date.now()
-  const res = await call(c, 'calc.slow', { ms: 2000 }) // timeoutMs 800
+  const res = await call(c, 'calc.slow', { ms: 3000 }) // timeoutMs 800
   const took = Date.now() - started
   assert.equal(res.error?.code, -32008, JSON.stringify(res))
-  assert.ok(took >= 750 && took < 1800, `answered after ${took} ms`)
+  assert.ok(took >= 750 && took < 2500, `answered after ${took} ms, not at the deadline`)
 
-  // The worker answers anyway, 1.2 s later: the gateway drops that reply and counts it.
-  await until(async () => await metric(a.http, 'ipc_redis_replies_dropped_total') > droppedBefore, 5000, 'the late reply to be dropped')
+  // The worker answers anyway, 2.2 s later: the gateway drops that reply and counts it.
+  await until(async () => await metric(a.http, 'ipc_redis_replies_dropped_total') > droppedBefore, 8000, 'the late reply to be dropped')
   assert.equal(a.hasExited(), false)
   assert.deepEqual(c.frames, [], 'the client got nothing more for that call')
   assert.equal((await call(c, 'calc.echo', { n: 4, tag: 'after' })).result.n, 4)

@@ -1,0 +1,81 @@
+// Events across gateway processes: whoever publishes (a Publisher in this process, a worker's
+// handler through ctx.publish, POST /api/publish on node A), every target gets them on whichever
+// node its connections are, and nobody else does.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Publisher } from '../../src/worker/index.js'
+import type { Frame } from '../helper.js'
+import { methodListed } from '../helpers/processes.js'
+import { type Cluster, connect, publishHttp, startCluster } from './cluster.js'
+
+let cluster: Cluster
+let publisher: Publisher
+
+before(async () => {
+  cluster = await startCluster({ nodes: ['node-a', 'node-b'], workers: [{ service: 'news' }] })
+  publisher = new Publisher({ redis: cluster.redis.url })
+  await methodListed(cluster.gateways, 'news.notify')
+})
+after(async () => {
+  await publisher?.close()
+  await cluster?.stop()
+})
+
+test('user, room, connection and everyone: reached across nodes from every kind of publisher', { timeout: 30000 }, async (t) => {
+  const [a, b] = cluster.gateways
+  const clients = {
+    userOnA: await connect(t, a, 'u1'), // one user, a connection on each node
+    userOnB: await connect(t, b, 'u1'),
+    roomOnA: await connect(t, a, 'u2', ['r1']), // a room with members on both nodes
+    roomOnB: await connect(t, b, 'u3', ['r1']),
+    connOnB: await connect(t, b, 'u4'), // targeted by connection id
+    otherOnA: await connect(t, a, 'u5', ['r2']), // only "everyone" is for them
+    otherOnB: await connect(t, b, 'u6')
+  }
+  const caller = clients.otherOnA
+  const targets = {
+    user: { target: 'user:u1', to: ['userOnA', 'userOnB'] },
+    room: { target: 'room:r1', to: ['roomOnA', 'roomOnB'] },
+    conn: { target: `conn:${clients.connOnB.connectionId}`, to: ['connOnB'] },
+    all: { target: 'all', to: Object.keys(clients) }
+  }
+  const publishers: Record<string, (target: string, event: string, data: unknown) => Promise<string>> = {
+    publisher: async (target, event, data) => await publisher.publish({ target, event, data }),
+    handler: async (target, event, data) => {
+      const res = await caller.call('news.notify', { target, event, data })
+      assert.equal(res.error, undefined, JSON.stringify(res.error))
+      return res.result.offset
+    },
+    http: async (target, event, data) => {
+      const res = await publishHttp(a, { target, event, data })
+      assert.equal(res.status, 200)
+      return (await res.json() as { offset: string }).offset
+    }
+  }
+
+  const expected = new Map<string, string[]>(Object.keys(clients).map(name => [name, []]))
+  const sent = new Map<string, { target: string, data: unknown, offset: string }>()
+  for (const [source, publish] of Object.entries(publishers)) {
+    for (const [kind, { target, to }] of Object.entries(targets)) {
+      const event = `${source}.${kind}`
+      const data = { source, kind, list: [1, 'two', null] }
+      const offset = await publish(target, event, data)
+      assert.match(offset, /^\d+-\d+$/, event)
+      sent.set(event, { target, data, offset })
+      for (const name of to) expected.get(name)!.push(event)
+    }
+  }
+  // Last, to everyone: each node delivers the stream in order, so whatever a client was meant to
+  // get has arrived once this has.
+  await publisher.broadcast('done')
+
+  for (const [name, c] of Object.entries(clients)) {
+    await c.event('done', 10000)
+    const events = c.frames.filter((f: Frame) => f.method === 'rpc.event')
+    assert.deepEqual(events.map(f => f.params.event), expected.get(name), `${name} got exactly its events, in order`)
+    for (const f of events) {
+      const { target, data, offset } = sent.get(f.params.event)!
+      assert.deepEqual(f.params, { event: f.params.event, target, data, offset }, name)
+    }
+  }
+})
