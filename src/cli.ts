@@ -73,6 +73,10 @@ async function main (argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   // One clear line for configuration mistakes; the stack only for the unexpected.
   const e = err as Error & { code?: string }
+  if (e.code === 'EADDRINUSE') {
+    process.stderr.write(`fastify-ipc: ${e.message}: another process listens there (set IPC_PORT or IPC_HOST)\n`)
+    process.exit(1)
+  }
   const known = err instanceof EnvError || err instanceof CodegenError || e.code === 'FST_IPC_INVALID_OPTION' || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.message?.startsWith('IPC_')
   process.stderr.write(`fastify-ipc: ${known ? e.message : e.stack ?? String(err)}\n`)
   process.exit(1)
