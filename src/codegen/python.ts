@@ -303,6 +303,12 @@ ${call}${on}        await api.client.join("room-name")
 asyncio.run(main())
 \`\`\`
 
+## Install
+
+Put this directory on \`PYTHONPATH\`, or install it (setuptools) with \`pip install <this directory>\`.
+Without PyPI, use a virtualenv that sees the system's \`websockets\` and \`pydantic\`
+(\`python3 -m venv --system-site-packages .venv\`) and \`.venv/bin/pip install --no-build-isolation <this directory>\`.
+
 ## Names
 
 - A method \`orders.getStatus\` is \`await api.orders.get_status(**params, timeout=None, on_progress=None)\`:

@@ -180,6 +180,11 @@ await api.close()
 - \`opts\` are the runtime's call options: \`{ timeoutMs, signal, onProgress }\`.
 - Failed calls reject with \`IpcError\` (\`code\`, \`message\`, \`data\`; codes in the protocol's table).
 
-Build with \`npm run build\` (\`tsc\`), or copy \`src/\` into your project.
+## Install
+
+Your project needs the runtime first: \`npm install fastify-ipc\`, or the path of a clone while it is not
+on the npm registry (\`npm install ../fastify-ipc\`). Then install and build this package from its directory,
+e.g. \`clients/ts\`: \`npm install ./clients/ts && npm run build --prefix clients/ts\`. Or copy \`src/\`
+into your project.
 `
 }
