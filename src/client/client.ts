@@ -39,6 +39,8 @@ export class IpcClient {
   private attempts = 0
   /** token rejections in a row */
   private authFailures = 0
+  /** getToken failures in a row */
+  private tokenFailures = 0
   /** bumped by every stop, so an attempt still loading the WebSocket class knows it is stale */
   private epoch = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
@@ -72,7 +74,7 @@ export class IpcClient {
       this.ready = { promise, resolve, reject }
     }
     if (this.current === 'closed') {
-      this.attempts = this.authFailures = 0
+      this.attempts = this.authFailures = this.tokenFailures = 0
       this.setState('connecting')
       void this.attempt()
     }
@@ -172,9 +174,16 @@ export class IpcClient {
 
   // getToken is asked only once a socket is open, so a gateway that is down costs the token issuer nothing.
   private async authenticate (ws: WebSocketLike): Promise<void> {
+    let token: string | undefined
     try {
-      const token = this.options.getToken !== undefined ? await this.options.getToken() : this.options.token
-      if (this.ws !== ws) return
+      token = this.options.getToken !== undefined ? await this.options.getToken() : this.options.token
+    } catch (err) {
+      if (this.ws === ws) this.tokenFailed(err)
+      return
+    }
+    if (this.ws !== ws) return
+    this.tokenFailures = 0
+    try {
       if (token !== undefined) {
         this.session = await this.request('rpc.auth', { token }) as AuthResult
         this.authFailures = 0
@@ -188,7 +197,7 @@ export class IpcClient {
       }))
     } catch (err) {
       if (this.ws !== ws) return
-      const error = err instanceof IpcError ? err : unavailable(`Could not get a token: ${(err as Error).message}`)
+      const error = err instanceof IpcError ? err : unavailable(`Could not authenticate: ${(err as Error).message}`)
       this.detach(error)
       if (error.code === ErrorCode.UNAUTHENTICATED) this.rejected(error)
       else this.retry(error)
@@ -223,7 +232,18 @@ export class IpcClient {
     else void this.stop(err)
   }
 
-  private retry (err: IpcError): void {
+  // A failing getToken (endpoint down, or not configured right) is reported at once rather than retried
+  // silently, and retried only a few times in a row: then the client ends with that error.
+  private tokenFailed (cause: unknown): void {
+    const message = cause instanceof Error ? cause.message : String(cause)
+    const error = new IpcError(ErrorCode.UNAUTHENTICATED, `getToken failed: ${message}`, cause, { cause })
+    this.detach(error)
+    if (++this.tokenFailures >= (this.options.maxTokenFailures ?? 3)) void this.stop(error)
+    else this.retry(error, true)
+  }
+
+  // `report`: tell state listeners why, even when already reconnecting.
+  private retry (err: IpcError, report = false): void {
     const policy = this.backoff
     if (policy === false) {
       void this.stop(err)
@@ -233,7 +253,7 @@ export class IpcClient {
       void this.stop(unavailable(`Gave up after ${this.attempts} reconnect attempts: ${err.message}`, err.data))
       return
     }
-    this.setState('reconnecting')
+    this.setState('reconnecting', report ? err : undefined)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       void this.attempt()
@@ -326,7 +346,8 @@ export class IpcClient {
   }
 
   private setState (state: ClientState, err?: IpcError): void {
-    if (state === this.current) return
+    // A reconnecting client still reports each error it is given (a getToken failure on a later attempt).
+    if (state === this.current && (state !== 'reconnecting' || err === undefined)) return
     this.current = state
     for (const listener of [...this.stateListeners]) guard(() => listener(state, err))
   }

@@ -17,8 +17,8 @@ export class IpcError extends Error {
   readonly code: number
   readonly data?: unknown
 
-  constructor (code: number, message: string, data?: unknown) {
-    super(message)
+  constructor (code: number, message: string, data?: unknown, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'IpcError'
     this.code = code
     if (data !== undefined) this.data = data

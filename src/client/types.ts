@@ -12,6 +12,8 @@ export interface IpcClientOptions {
   token?: string
   /** called on every (re)connect and before the token expires; return a fresh JWT */
   getToken?: () => string | Promise<string>
+  /** getToken failures in a row (each reported as `reconnecting` with a -32001 error) before the client closes with that error (default 3) */
+  maxTokenFailures?: number
   /** default: globalThis.WebSocket, else the `ws` package */
   WebSocket?: WebSocketConstructor
   /** default deadline of a call once it is sent (default 10000) */
@@ -41,7 +43,7 @@ export interface EventMeta {
 
 export type EventHandler<T = any> = (data: T, meta: EventMeta) => void
 
-/** `error` says why the client closed when it was not `close()` that closed it. */
+/** `error` says why the client closed when it was not `close()` that closed it; with `reconnecting`, it is a getToken failure. */
 export type StateListener = (state: ClientState, error?: IpcError) => void
 
 export interface AuthResult {

@@ -61,6 +61,10 @@ class IpcError(Exception):
         return cls(cls.INTERNAL_ERROR, "Malformed error response", error)
 
 
+class _TokenFailure(IpcError):
+    """get_token raised: retried with backoff, but only max_token_failures times in a row."""
+
+
 @dataclass(frozen=True)
 class EventMeta:
     event: str
@@ -95,6 +99,8 @@ class IpcClient:
 
     token is a fixed JWT (it cannot be refreshed, so its expiry ends the client); prefer get_token,
     a sync or async callable returning a fresh JWT, called on every (re)connect and before expiry.
+    A get_token that raises is reported at once (state "reconnecting" with an UNAUTHENTICATED error) and
+    retried with backoff; max_token_failures failures in a row end the client with that error.
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class IpcClient:
         queue_max: int = 100,
         queue_timeout: float = 10.0,
         open_timeout: float = 10.0,
+        max_token_failures: int = 3,
     ) -> None:
         self.url = url
         self._token = token
@@ -117,6 +124,9 @@ class IpcClient:
         self._queue_max = queue_max
         self._queue_timeout = queue_timeout
         self._open_timeout = open_timeout
+        self._max_token_failures = max_token_failures
+        #: get_token failures in a row
+        self._token_failures = 0
         self.state = "closed"
         #: the last rpc.auth result: connectionId, userId, node, expiresAt, heartbeatMs
         self.auth: Optional[Dict[str, Any]] = None
@@ -217,6 +227,7 @@ class IpcClient:
     async def _run(self) -> None:
         attempt = 0
         auth_failures = 0
+        self._token_failures = 0
         final: Optional[IpcError] = None
         try:
             while final is None:
@@ -238,8 +249,14 @@ class IpcClient:
                         error = IpcError(IpcError.UNAVAILABLE, "Connection lost", info)
                 except IpcError as e:
                     error = e
+                token_failed = isinstance(error, _TokenFailure)
+                if token_failed and final is None:
+                    # A get_token that keeps failing (endpoint down, misconfigured) ends the client.
+                    self._token_failures += 1
+                    if self._token_failures >= self._max_token_failures:
+                        final = error
                 # A refused token is worth one more try only with a fresh one from get_token.
-                if error.code in (IpcError.UNAUTHENTICATED, IpcError.PERMISSION_DENIED) and final is None:
+                elif error.code in (IpcError.UNAUTHENTICATED, IpcError.PERMISSION_DENIED) and final is None:
                     auth_failures += 1
                     if self._get_token is None or auth_failures >= 2:
                         final = error
@@ -248,8 +265,9 @@ class IpcClient:
                 elif final is None and self._backoff is not None and self._backoff.max_attempts is not None and attempt >= self._backoff.max_attempts:
                     final = IpcError(IpcError.UNAVAILABLE, f"Gave up after {attempt} reconnect attempts: {error.message}", error.data)
                 if final is None and self._backoff is not None:
-                    log.info("fastify-ipc: %s; reconnecting", error.message)
-                    self._set_state("reconnecting")
+                    log.log(logging.WARNING if token_failed else logging.INFO, "fastify-ipc: %s; reconnecting", error.message)
+                    # get_token failures reach state listeners at once, not only when the client gives up.
+                    self._set_state("reconnecting", error if token_failed else None)
                     await asyncio.sleep(self._backoff.delay(attempt))
                     attempt += 1
         finally:
@@ -412,7 +430,8 @@ class IpcClient:
             token = self._get_token()
             self._token = await token if inspect.isawaitable(token) else token  # type: ignore[assignment]
         except Exception as e:
-            raise IpcError(IpcError.UNAVAILABLE, f"Could not get a token: {e}") from e
+            raise _TokenFailure(IpcError.UNAUTHENTICATED, f"get_token failed: {e}", e) from e
+        self._token_failures = 0
         return self._token
 
     async def _authenticate(self, token: Optional[str]) -> None:
@@ -443,7 +462,8 @@ class IpcClient:
         self._schedule_refresh()
 
     def _set_state(self, state: str, error: Optional[IpcError] = None) -> None:
-        if state == self.state:
+        # A reconnecting client still reports each error it is given (a get_token failure on a later attempt).
+        if state == self.state and (state != "reconnecting" or error is None):
             return
         self.state = state
         for listener in list(self._state_listeners):

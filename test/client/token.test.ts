@@ -70,3 +70,63 @@ test('without getToken, a 4003 close ends the client', async (t) => {
   assert.equal(client.state, 'closed')
   assert.equal(gw.app.ipcHub.connections.size, 0)
 })
+
+test('a getToken that keeps failing is reported at once, retried a bounded number of times, then ends the client', async (t) => {
+  const gw = await startOn(0)
+  t.after(() => gw.close())
+  let asked = 0
+  const client = new IpcClient({ url: gw.url, reconnect: fast, getToken: async () => { asked++; throw new Error('token service down') } })
+  t.after(() => client.close())
+  const seen: Array<[ClientState, string | undefined]> = []
+  client.onStateChange((s, err) => seen.push([s, err?.message]))
+  const connecting = client.connect()
+  const queued = client.call('math.add', { a: 1, b: 1 })
+  const isTokenError = (err: unknown): boolean => {
+    assert.ok(err instanceof IpcError)
+    assert.equal(err.code, IpcError.UNAUTHENTICATED)
+    assert.equal(err.message, 'getToken failed: token service down')
+    assert.equal((err.cause as Error).message, 'token service down')
+    assert.equal(err.data, err.cause)
+    return true
+  }
+  await assert.rejects(connecting, isTokenError)
+  await assert.rejects(queued, isTokenError)
+  assert.equal(asked, 3)
+  const failed: [ClientState, string] = ['reconnecting', 'getToken failed: token service down']
+  assert.deepEqual(seen, [['connecting', undefined], failed, failed, ['closed', failed[1]]])
+  await sleep(200)
+  assert.equal(asked, 3, 'nothing retries after the end')
+  assert.equal(client.state, 'closed')
+  assert.equal(gw.app.ipcHub.connections.size, 0)
+
+  // maxTokenFailures sets the bound; a lower reconnect.maxAttempts still wins.
+  let asked2 = 0
+  const once = new IpcClient({ url: gw.url, reconnect: fast, maxTokenFailures: 1, getToken: () => { asked2++; throw new Error('no') } })
+  await assert.rejects(once.connect(), (err: unknown) => err instanceof IpcError && err.code === IpcError.UNAUTHENTICATED)
+  assert.equal(asked2, 1)
+  let asked3 = 0
+  const limited = new IpcClient({ url: gw.url, reconnect: { ...fast, maxAttempts: 1 }, getToken: () => { asked3++; throw new Error('no') } })
+  await assert.rejects(limited.connect(), /Gave up after 1 reconnect attempts: getToken failed: no/)
+  assert.equal(asked3, 2)
+})
+
+test('a getToken that fails once, then works, connects', async (t) => {
+  const gw = await startOn(0)
+  t.after(() => gw.close())
+  let asked = 0
+  const client = new IpcClient({
+    url: gw.url,
+    reconnect: fast,
+    getToken: () => {
+      if (asked++ === 0) throw new Error('token service starting')
+      return token({ sub: '42' })
+    }
+  })
+  t.after(() => client.close())
+  const seen: Array<[ClientState, number | undefined]> = []
+  client.onStateChange((s, err) => seen.push([s, err?.code]))
+  await client.connect()
+  assert.equal(asked, 2)
+  assert.deepEqual(seen, [['connecting', undefined], ['reconnecting', IpcError.UNAUTHENTICATED], ['open', undefined]])
+  assert.deepEqual(await client.call('math.add', { a: 1, b: 1 }), { sum: 2 })
+})

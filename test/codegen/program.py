@@ -7,14 +7,70 @@ import asyncio
 import sys
 from typing import Any, List, Tuple
 
-from shop_client import Api, Backoff, ChatMessageEvent, EventMeta, IpcError, OrdersGetResult, OrderUpdatedEvent
+from shop_client import Api, Backoff, ChatMessageEvent, EventMeta, IpcClient, IpcError, OrdersGetResult, OrderUpdatedEvent
 
 
 def say(line: str) -> None:
     print(line, flush=True)
 
 
+async def token_failures(url: str, token: str) -> None:
+    """A get_token that raises is reported at once and retried a bounded number of times; one that recovers connects."""
+    fast = Backoff(initial_delay=0.02, max_delay=0.1)
+    asked = [0]
+
+    async def broken() -> str:
+        asked[0] += 1
+        raise RuntimeError("token service down")
+
+    seen: List[Tuple[str, Any]] = []
+    client = IpcClient(url, get_token=broken, reconnect=fast)
+    client.on_state_change(lambda state, error: seen.append((state, error and error.message)))
+    connecting = asyncio.ensure_future(client.connect())
+    await asyncio.sleep(0)
+    queued = asyncio.ensure_future(client.call("math.add", {"a": 1, "b": 1}))
+    for future in (connecting, queued):
+        try:
+            await asyncio.wait_for(future, 5)
+            raise AssertionError("a failing get_token connected")
+        except IpcError as e:
+            assert (e.code, e.message, str(e.data)) == (IpcError.UNAUTHENTICATED, "get_token failed: token service down", "token service down"), repr(e)
+            assert isinstance(e.__cause__, RuntimeError), repr(e.__cause__)
+    assert asked[0] == 3, asked
+    failed = ("reconnecting", "get_token failed: token service down")
+    assert seen == [("connecting", None), failed, failed, ("closed", failed[1])], seen
+    await client.close()
+
+    # max_token_failures sets the bound.
+    once = IpcClient(url, get_token=broken, reconnect=fast, max_token_failures=1)
+    try:
+        await asyncio.wait_for(once.connect(), 5)
+        raise AssertionError("a failing get_token connected")
+    except IpcError as e:
+        assert e.code == IpcError.UNAUTHENTICATED, repr(e)
+    assert asked[0] == 4, asked
+    await once.close()
+
+    calls = [0]
+
+    def flaky() -> str:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("token service starting")
+        return token
+
+    states: List[Tuple[str, Any]] = []
+    client = IpcClient(url, get_token=flaky, reconnect=fast)
+    client.on_state_change(lambda state, error: states.append((state, error and error.code)))
+    await asyncio.wait_for(client.connect(), 5)
+    assert calls[0] == 2, calls
+    assert states == [("connecting", None), ("reconnecting", IpcError.UNAUTHENTICATED), ("open", None)], states
+    assert await client.call("math.add", {"a": 1, "b": 1}) == {"sum": 2}
+    await client.close()
+
+
 async def main(url: str, token: str) -> None:
+    await token_failures(url, token)
     states: List[str] = []
     api = Api(url, get_token=lambda: token, reconnect=Backoff(initial_delay=0.05, max_delay=0.5), call_timeout=5)
     api.client.on_state_change(lambda state, error: states.append(state))

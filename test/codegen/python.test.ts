@@ -1,5 +1,6 @@
 // Generated Python client, run with Debian's python3 (its websockets and pydantic) against a live gateway:
-// typed calls, events, typed errors, a timeout, and a gateway restart (reconnect, rejoin, in-flight failure).
+// typed calls, events, typed errors, a timeout, a gateway restart (reconnect, rejoin, in-flight failure), and
+// get_token failures (reported at once, bounded retries).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
