@@ -53,7 +53,7 @@ export class Dispatcher {
     try {
       msg = JSON.parse(buf.toString('utf8'))
     } catch {
-      conn.send(errorFrame(null, { code: ErrorCode.PARSE_ERROR, message: 'Parse error: not JSON' }))
+      if (this.junk(conn)) conn.send(errorFrame(null, { code: ErrorCode.PARSE_ERROR, message: 'Parse error: not JSON' }))
       return
     }
     if (Array.isArray(msg)) this.batch(conn, msg)
@@ -76,6 +76,7 @@ export class Dispatcher {
   /** Answers one request (the encoded frame) or runs one notification (undefined). */
   private async one (conn: Connection, msg: unknown): Promise<string | undefined> {
     if (!validators.request.Check(msg)) {
+      if (!this.junk(conn)) return undefined
       return errorFrame(idOf(msg), { code: ErrorCode.INVALID_REQUEST, message: 'Invalid request', data: { errors: validationErrors(validators.request, msg) } })
     }
     const req = msg as Request
@@ -101,6 +102,16 @@ export class Dispatcher {
       conn.pending--
       if (id !== undefined) conn.ids.delete(id)
     }
+  }
+
+  /**
+   * Frames that are not requests count against the rate limit too; past it a client sending them is
+   * closed with 1008 rather than answered (a flood of junk would otherwise cost an answer each).
+   */
+  private junk (conn: Connection): boolean {
+    if (conn.allowMessage()) return true
+    conn.close(CloseCode.POLICY, 'rate limit exceeded with invalid frames')
+    return false
   }
 
   /** The limits a request must pass before it runs, in the order PROTOCOL.md gives them. */

@@ -52,6 +52,17 @@ test('a client that stops reading is closed with 4008 once maxBufferedBytes is q
   assert.match(text, /^ipc_slow_consumer_closes_total 1$/m)
 })
 
+test('frames that are not requests count against the rate limit; past it the client is closed with 1008', async (t) => {
+  const gw = await startGateway({ rateLimit: 5 })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { token: token({ sub: 'junk' }) })
+  for (let i = 0; i < 40; i++) client.send(i % 2 === 0 ? 'not json' : '{"jsonrpc":"1.0"}')
+  const { code } = await client.closed
+  assert.equal(code, 1008)
+  const answered = client.frames.filter(f => f.error?.code === -32700 || f.error?.code === -32600).length
+  assert.ok(answered >= 5 && answered <= 11, `answered ${answered} junk frames before closing (burst 10)`)
+})
+
 test('4029: more connections than maxConnections on the node', async (t) => {
   const gw = await startGateway({ maxConnections: 2 })
   t.after(() => gw.close())
