@@ -1,0 +1,69 @@
+// The servers under test: the gateway from dist/ (what production runs) and the bare-ws baseline.
+import { fileURLToPath } from 'node:url'
+import { type Proc, forkTs, freePort, start, waitHttp } from './procs.js'
+
+export const SECRET = 'bench-secret-0123456789abcdef0123456789'
+export const API_KEY = 'bench-api-key-0123456789abcdef'
+const root = fileURLToPath(new URL('../../', import.meta.url))
+
+export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string): Promise<void> }
+
+export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string } = {}): Promise<Server> {
+  const port = await freePort()
+  // BENCH_PROFILE=<dir>: every gateway writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE]
+  const proc = start(`gateway${opts.nodeId === undefined ? '' : '-' + opts.nodeId}`, process.execPath, [...profile, 'dist/src/cli.js', 'serve'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      IPC_HOST: '127.0.0.1',
+      IPC_PORT: String(port),
+      IPC_JWT_SECRET: SECRET,
+      IPC_API_KEYS: `bench:${API_KEY}`,
+      IPC_LOG_LEVEL: 'warn',
+      // The bench measures capacity, not policy: no rate limit and no connection caps.
+      IPC_RATE_LIMIT: '0',
+      IPC_MAX_CONNECTIONS: '0',
+      IPC_MAX_CONNECTIONS_PER_IP: '0',
+      IPC_MAX_CONNECTIONS_PER_USER: '0',
+      ...(opts.methods === true ? { IPC_METHODS: 'bench/methods.mjs' } : {}),
+      ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
+      ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId })
+    }
+  })
+  const http = `http://127.0.0.1:${port}`
+  await waitHttp(`${http}/health`, proc)
+  return {
+    proc,
+    pid: proc.child.pid!,
+    url: `ws://127.0.0.1:${port}/ws`,
+    http,
+    async publish (data) {
+      const res = await fetch(`${http}/api/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: `{"target":"all","event":"bench.tick","data":${data}}`
+      })
+      if (!res.ok) throw new Error(`publish: HTTP ${res.status} ${await res.text()}`)
+      await res.arrayBuffer()
+    }
+  }
+}
+
+export async function startBaseline (): Promise<Server> {
+  const port = await freePort()
+  const proc = forkTs('baseline', fileURLToPath(new URL('../baseline-server.ts', import.meta.url)), { PORT: String(port) })
+  const http = `http://127.0.0.1:${port}`
+  await waitHttp(`${http}/health`, proc)
+  return {
+    proc,
+    pid: proc.child.pid!,
+    url: `ws://127.0.0.1:${port}/`,
+    http,
+    async publish (data) {
+      const res = await fetch(`${http}/publish`, { method: 'POST', body: data })
+      await res.arrayBuffer()
+    }
+  }
+}

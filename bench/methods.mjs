@@ -1,0 +1,9 @@
+// In-process methods of the gateway under test (IPC_METHODS). Plain JS: the gateway runs from dist/.
+/** @param {{ method: Function }} ipc */
+export default function methods (ipc) {
+  ipc.method('bench.echo', {
+    description: 'Answers with its params',
+    params: { type: 'object', properties: { text: { type: 'string' }, n: { type: 'integer' } }, required: ['text', 'n'] },
+    result: { type: 'object', properties: { text: { type: 'string' }, n: { type: 'integer' } } }
+  }, (params) => params)
+}

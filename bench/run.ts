@@ -1,0 +1,127 @@
+// `npm run bench`: builds the gateway, starts everything on loopback, runs each scenario for a
+// bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
+//   BENCH_ONLY=rpc,broadcast,connections,redis   run some scenarios only
+//   BENCH_SKIP_BUILD=1                           use dist/ as it is
+//   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
+//   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { LoadGroup } from './lib/loaders.js'
+import { installCleanup, killAll } from './lib/procs.js'
+import { startRedis } from './lib/redis.js'
+import { evaluate, table, targetsTable, writeResults } from './lib/report.js'
+import type { Row } from './lib/result.js'
+import { type Server, startBaseline, startGateway } from './lib/servers.js'
+import { broadcastScenario } from './scenarios/broadcast.js'
+import { connectionsScenario } from './scenarios/connections.js'
+import { redisScenarios } from './scenarios/redis.js'
+import { rpcScenario } from './scenarios/rpc.js'
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+const only = process.env.BENCH_ONLY?.split(',')
+const wants = (s: string): boolean => only === undefined || only.includes(s)
+
+export const PLAN = {
+  rpc: { connections: 100, inFlight: 8, warmupMs: 2000, durationMs: 8000 },
+  broadcast: { connections: 10_000, window: 2, warmupEvents: 3, durationMs: 8000 },
+  idleConnections: 15_000
+}
+
+const rows: Row[] = []
+const skipped: string[] = []
+const startedAt = new Date()
+
+function log (msg: string): void {
+  process.stderr.write(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(3)}s] ${msg}\n`)
+}
+
+function record (row: Row): void {
+  rows.push(row)
+  log(`${row.scenario}: ${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}` +
+    (row.p99 === undefined ? '' : `, p50 ${row.p50!.toFixed(2)} / p99 ${row.p99.toFixed(2)} ms`) +
+    (typeof row.bytesPerConnection === 'number' ? `, ${(row.bytesPerConnection / 1024).toFixed(1)} KiB/conn` : ''))
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+
+/** Runs the phases in turn ROUNDS times and records each one's best round (by throughput). */
+async function rounds (phases: Array<() => Promise<Row>>): Promise<void> {
+  const best: Array<Row | undefined> = []
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, phase] of phases.entries()) {
+      const row = await phase()
+      log(`  round ${r + 1}: ${row.scenario} ${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}`)
+      if (best[i] === undefined || row.throughput > best[i]!.throughput) best[i] = row
+    }
+  }
+  for (const row of best) {
+    if (ROUNDS > 1) row!.note = [row!.note, `best of ${ROUNDS}`].filter(Boolean).join('; ')
+    record(row!)
+  }
+}
+
+async function withServer<T> (start: () => Promise<Server>, fn: (s: Server) => Promise<T>): Promise<T> {
+  const server = await start()
+  try {
+    return await fn(server)
+  } finally {
+    await server.proc.stop()
+  }
+}
+
+async function main (): Promise<void> {
+  installCleanup()
+  if (process.env.BENCH_SKIP_BUILD !== '1') {
+    log('building (npm run build)')
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' })
+  }
+  if (!existsSync(`${root}dist/src/cli.js`)) throw new Error('dist/src/cli.js is missing: npm run build')
+  // Four load processes; RPC uses two of them.
+  const group = await LoadGroup.start(4, 'load')
+  const rpcGroup = new LoadGroup(group.loaders.slice(0, 2))
+  try {
+    // The machine is shared and noisy: baseline and gateway alternate, and each keeps its best round.
+    if (wants('rpc')) {
+      await rounds([
+        async () => await withServer(startBaseline, async s => await rpcScenario('baseline echo', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'none')),
+        async () => await withServer(async () => await startGateway({ methods: true }), async s => await rpcScenario('rpc-local', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'header'))
+      ])
+    }
+    if (wants('broadcast')) {
+      await rounds([
+        async () => await withServer(startBaseline, async s => await broadcastScenario('baseline send-to-all', [s], group, PLAN.broadcast, 'none')),
+        async () => await withServer(async () => await startGateway(), async s => await broadcastScenario('broadcast', [s], group, PLAN.broadcast, 'header'))
+      ])
+    }
+    if (wants('connections')) {
+      // Fresh processes, so the RSS difference is the connections' and nothing else's.
+      await withServer(startBaseline, async s => record(await connectionsScenario('baseline connections', s, group, PLAN.idleConnections, 'none')))
+      await withServer(async () => await startGateway(), async s => record(await connectionsScenario('connections', s, group, PLAN.idleConnections, 'message')))
+    }
+    if (wants('redis')) {
+      const redis = await startRedis()
+      try {
+        for (const row of await redisScenarios(redis, group, rpcGroup, PLAN, log, skipped)) record(row)
+      } finally {
+        await redis.proc.stop()
+      }
+    }
+  } finally {
+    await group.stop()
+  }
+
+  const targets = evaluate(new Map(rows.map(r => [r.scenario, r])))
+  process.stdout.write('\n' + table(rows) + '\n\n' + targetsTable(targets) + '\n')
+  for (const s of skipped) process.stdout.write(`skipped: ${s}\n`)
+  // A partial run must not replace the last full one (bench/README.md quotes it).
+  const out = `${root}bench/results.json${only === undefined ? '' : '.tmp'}`
+  writeResults(out, rows, targets, startedAt, skipped)
+  log(`wrote ${out}`)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  killAll()
+  process.exit(1)
+})
