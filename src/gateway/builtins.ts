@@ -19,6 +19,9 @@ export interface BuiltinDeps {
 
 type Params = Record<string, unknown>
 
+/** the reserved methods of PROTOCOL.md section 5 (metric labels are limited to these) */
+export const BUILTINS: ReadonlySet<string> = new Set(['rpc.ping', 'rpc.auth', 'rpc.discover', 'rpc.join', 'rpc.leave', 'rpc.presence'])
+
 export class Builtins {
   constructor (private readonly deps: BuiltinDeps) {}
 

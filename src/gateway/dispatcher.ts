@@ -6,7 +6,7 @@ import type { Broker, OutgoingEvent } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
-import type { Builtins } from './builtins.js'
+import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
@@ -89,7 +89,8 @@ export class Dispatcher {
     let label = 'unknown'
     try {
       const method = req.method.startsWith('rpc.') ? undefined : this.deps.registry.get(req.method)
-      label = method?.name ?? (req.method.startsWith('rpc.') ? req.method : 'unknown')
+      // Labels come only from known names: a client's made-up method names would be new series each.
+      label = method?.name ?? (BUILTINS.has(req.method) ? req.method : 'unknown')
       const result = await this.call(conn, req, method)
       this.observe(label, 'ok', (performance.now() - started) / 1000)
       return id === undefined ? undefined : resultFrame(id, result)
@@ -173,8 +174,7 @@ export class Dispatcher {
     let child = children.get(method)
     if (child === undefined) {
       child = this.deps.metrics.rpcDuration.labels(method, outcome)
-      // Labels of unknown rpc.* names come from clients: bound what is kept for them.
-      if (children.size < 1000) children.set(method, child)
+      children.set(method, child)
     }
     child.observe(seconds)
   }
