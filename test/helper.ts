@@ -122,3 +122,28 @@ export class TestClient {
     await once(this.ws, 'close')
   }
 }
+
+export interface Draining {
+  gw: TestGateway
+  client: TestClient
+  /** the answer to the request that holds the drain open */
+  slow: Promise<Frame>
+  /** lets that request finish */
+  release (): void
+  /** the gateway's close(), under way */
+  closing: Promise<void>
+}
+
+/** A gateway caught draining: one request is in flight, close() has begun and waits for it. */
+export async function drainingGateway (): Promise<Draining> {
+  let release: (() => void) | undefined
+  const gw = await startGateway({}, app => {
+    app.ipc.method('slow.wait', {}, async () => await new Promise(resolve => { release = () => resolve({ ok: true }) }))
+  })
+  const client = await TestClient.connect(gw.url, { token: token({ sub: '1' }) })
+  const slow = client.call('slow.wait', {})
+  while (release === undefined) await new Promise(resolve => setImmediate(resolve))
+  const closing = gw.close()
+  while (!gw.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  return { gw, client, slow, release, closing }
+}

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Type from 'typebox'
-import { API_KEY, startGateway, TestClient, token, type TestGateway } from '../helper.js'
+import { API_KEY, drainingGateway, startGateway, TestClient, token, type TestGateway } from '../helper.js'
 
 const AddParams = Type.Object({ a: Type.Number(), b: Type.Number({ description: 'second' }) })
 const AddResult = Type.Object({ sum: Type.Number() })
@@ -32,15 +32,7 @@ test('GET /health and GET /ready answer 200 while the node runs', async (t) => {
 })
 
 test('GET /ready answers 503 while the node drains', async () => {
-  let release!: () => void
-  const gw = await startGateway({}, app => {
-    app.ipc.method('slow.wait', {}, async () => await new Promise(resolve => { release = () => resolve({ ok: true }) }))
-  })
-  const client = await TestClient.connect(gw.url, { token: token({ sub: '1' }) })
-  const slow = client.call('slow.wait', {})
-  while (release === undefined) await new Promise(resolve => setImmediate(resolve))
-  const closing = gw.close()
-  while (!gw.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  const { gw, slow, release, closing } = await drainingGateway()
   assert.equal((await fetch(`${gw.http}/ready`)).status, 503)
   release()
   assert.deepEqual((await slow).result, { ok: true })

@@ -2,7 +2,7 @@
 // close does not hold the server, and nothing the gateway made is left behind.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway, TestClient, token } from '../helper.js'
+import { drainingGateway, startGateway, TestClient, token } from '../helper.js'
 
 /** Counts of the process's active resources, by type (timers, sockets, servers). */
 function resources (): Map<string, number> {
@@ -53,15 +53,7 @@ test('close: a peer that stops reading does not hold the shutdown for ws\'s 30 s
 })
 
 test('close: while in-flight requests drain, new connections are refused', async () => {
-  let release!: () => void
-  const gw = await startGateway({}, app => {
-    app.ipc.method('slow.wait', {}, async () => await new Promise(resolve => { release = () => resolve({ ok: true }) }))
-  })
-  const client = await TestClient.connect(gw.url, { token: token({ sub: '1' }) })
-  const slow = client.call('slow.wait', {})
-  while (release === undefined) await new Promise(resolve => setImmediate(resolve))
-  const closing = gw.close()
-  while (!gw.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  const { gw, client, slow, release, closing } = await drainingGateway()
   await assert.rejects(TestClient.connect(gw.url, { token: token({ sub: '2' }) }), /HTTP 503/)
   release()
   assert.deepEqual((await slow).result, { ok: true })
