@@ -3,7 +3,10 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { startGateway, TestClient, token } from '../helper.js'
+import Fastify from 'fastify'
+import fastifyRedis from '@fastify/redis'
+import fastifyIpc from '../../src/index.js'
+import { SECRET, startGateway, TestClient, token } from '../helper.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
 import { WorkerDouble } from './worker-double.js'
 
@@ -209,18 +212,26 @@ test('metrics: stream length and pending per service, reply wait, breaker state'
   assert.match(text, /ipc_redis_events_read_total 0/)
 })
 
-test('a client of the host app is used as the command connection and left open on close', async (t) => {
-  const mine = new Redis(redis.url)
-  t.after(() => mine.disconnect())
+test('the host app\'s @fastify/redis client is used as the command connection and left open on close', async (t) => {
   const worker = new WorkerDouble(redis.url, 'borrowed')
   t.after(() => worker.close())
   await worker.register({ 'borrowed.op': {} })
   worker.serve(() => ({ result: 'ok' }))
-  const gw = await startGateway({ redis: mine })
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  const host = Fastify({ logger: false })
+  await host.register(fastifyRedis, { url: redis.url })
+  await host.register(fastifyIpc, { jwt: { secret: SECRET }, redis: host.redis })
+  await host.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = host.server.address() as { port: number }
+  const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`, { auth: token({ sub: '1' }) })
   assert.equal((await client.call('borrowed.op', {})).result, 'ok')
   await client.close()
-  await gw.close()
-  assert.equal(mine.status, 'ready')
-  assert.equal(await mine.ping(), 'PONG')
+  // Only the host's own onClose (@fastify/redis) may end its client: fastify-ipc just lets go of it.
+  const borrowed = host.redis
+  const calls: string[] = []
+  for (const name of ['quit', 'disconnect'] as const) {
+    const original = borrowed[name].bind(borrowed) as (...args: unknown[]) => unknown
+    ;(borrowed as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => { calls.push(name); return original(...args) }
+  }
+  await host.close()
+  assert.deepEqual(calls, ['quit'])
 })
