@@ -13,6 +13,10 @@ import type { AuthResult, CallOptions, ClientState, EventHandler, IpcClientOptio
 // setTimeout takes at most a signed 32-bit delay; a longer one would fire at once.
 const MAX_TIMER_MS = 2 ** 31 - 1
 const REFRESH_MARGIN_MS = 30000
+// The protocol's default server heartbeat, for a connection with no rpc.auth result to read it from.
+const DEFAULT_HEARTBEAT_MS = 25000
+// The longest default wait for the answer to a keepalive rpc.ping.
+const MAX_PING_TIMEOUT_MS = 10000
 
 interface Frame {
   id?: unknown
@@ -45,6 +49,9 @@ export class IpcClient {
   private epoch = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
+  private watchdogTimer: ReturnType<typeof setTimeout> | undefined
+  /** performance.now() of the current socket's last inbound frame (server pings included where visible) */
+  private lastSeen = 0
   private ready: { promise: Promise<void>, resolve (): void, reject (err: IpcError): void } | null = null
 
   constructor (options: IpcClientOptions) {
@@ -165,8 +172,16 @@ export class IpcClient {
       return
     }
     this.ws = ws
+    this.lastSeen = performance.now()
     ws.onopen = () => { void this.authenticate(ws) }
-    ws.onmessage = (ev) => { if (this.ws === ws && typeof ev.data === 'string') this.receive(ev.data) }
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return
+      this.lastSeen = performance.now()
+      if (typeof ev.data === 'string') this.receive(ev.data)
+    }
+    // The ws package (Node) exposes the server's pings, which prove the connection alive too; browsers hide them.
+    const emitter = ws as { on?: (event: string, listener: () => void) => unknown }
+    if (typeof emitter.on === 'function') emitter.on('ping', () => { if (this.ws === ws) this.lastSeen = performance.now() })
     ws.onclose = (ev) => { if (this.ws === ws) this.lost(ev.code, ev.reason) }
     // A close event always follows an error one; the close code says what happened.
     ws.onerror = () => {}
@@ -205,6 +220,7 @@ export class IpcClient {
     }
     if (this.ws !== ws) return
     this.attempts = 0
+    this.watch(ws)
     this.setState('open')
     this.queue.flush()
     this.ready?.resolve()
@@ -267,6 +283,8 @@ export class IpcClient {
     this.session = null
     clearTimeout(this.refreshTimer)
     this.refreshTimer = undefined
+    clearTimeout(this.watchdogTimer)
+    this.watchdogTimer = undefined
     this.pending.failAll(err)
     if (ws !== null) void closeSocket(ws)
   }
@@ -283,6 +301,47 @@ export class IpcClient {
     this.ready = null
     this.setState('closed', report ? err : undefined)
     if (ws !== null) await closeSocket(ws)
+  }
+
+  // A connection that died without a FIN (sleep, NAT or proxy dropping the flow) never fires close, so
+  // silence is the only sign: after idleTimeoutMs without a frame, send rpc.ping; when pingTimeoutMs more
+  // pass without any frame, end the socket and reconnect like any lost connection. Frames only stamp
+  // lastSeen; this one timer re-checks it, so activity costs no timer churn.
+  private watch (ws: WebSocketLike): void {
+    const heartbeatMs = this.session?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
+    const idleMs = this.options.idleTimeoutMs ?? heartbeatMs
+    if (!(idleMs > 0)) return
+    const pingTimeoutMs = this.options.pingTimeoutMs ?? Math.min(heartbeatMs, MAX_PING_TIMEOUT_MS)
+    let pingedAt: number | null = null
+    const check = (): void => {
+      this.watchdogTimer = undefined
+      if (this.ws !== ws) return
+      const now = performance.now()
+      if (pingedAt !== null && this.lastSeen < pingedAt) {
+        if (now - pingedAt < pingTimeoutMs) {
+          arm(pingedAt + pingTimeoutMs - now)
+          return
+        }
+        // terminate() (ws) ends the socket now; a browser's close() may wait on the dead peer, which lost() does not need.
+        const dead = ws as { terminate?: () => void }
+        dead.terminate?.()
+        this.lost(1006, `No answer to rpc.ping within ${pingTimeoutMs} ms`)
+        return
+      }
+      pingedAt = null
+      const idle = now - this.lastSeen
+      if (idle < idleMs) {
+        arm(idleMs - idle)
+        return
+      }
+      pingedAt = now
+      // Sent without a pending entry: any frame answers it, and its own response is ignored as a late one.
+      this.send(frame(this.nextId++, 'rpc.ping', {}))
+      arm(pingTimeoutMs)
+    }
+    const arm = (ms: number): void => { this.watchdogTimer = setTimeout(check, Math.min(MAX_TIMER_MS, ms)) }
+    clearTimeout(this.watchdogTimer)
+    check()
   }
 
   // Renews the token 30 s before it expires (at 80% of a shorter life). A delay past the timer limit

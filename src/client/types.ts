@@ -18,6 +18,10 @@ export interface IpcClientOptions {
   WebSocket?: WebSocketConstructor
   /** default deadline of a call once it is sent (default 10000) */
   callTimeoutMs?: number
+  /** silence (no frame of any kind) after which the client sends rpc.ping (default: the server's heartbeatMs; 0 = never) */
+  idleTimeoutMs?: number
+  /** how long that ping may go unanswered before the connection counts as dead and is replaced (default: min(heartbeatMs, 10000)) */
+  pingTimeoutMs?: number
   /** `false`: a lost connection closes the client */
   reconnect?: BackoffOptions | false
   /** calls made while disconnected wait here: at most `max` of them (default 100), each at most `timeoutMs` (default 10000) */

@@ -5,8 +5,9 @@ export const runtime = String.raw`"""fastify-ipc client runtime: JSON-RPC 2.0 ov
 
 Same behaviour as the TypeScript IpcClient: authenticates with the first message (rpc.auth),
 refreshes the token before it expires and after a 4003 close, reconnects with exponential backoff and
-full jitter, rejoins its rooms, queues calls made while disconnected (bounded), and fails calls in flight
-at a disconnect with IpcError(UNAVAILABLE) instead of leaving them hanging.
+full jitter, rejoins its rooms, queues calls made while disconnected (bounded), fails calls in flight
+at a disconnect with IpcError(UNAVAILABLE) instead of leaving them hanging, and replaces a connection
+that went silent (rpc.ping unanswered) as if it had closed.
 """
 from __future__ import annotations
 
@@ -92,6 +93,10 @@ class Backoff:
 
 # Refresh the token this long before it expires (at 80% of a shorter life), like the TypeScript client.
 _REFRESH_MARGIN = 30.0
+# The protocol's default server heartbeat (seconds), for a connection with no rpc.auth result to read it from.
+_DEFAULT_HEARTBEAT = 25.0
+# The longest default wait (seconds) for the answer to a keepalive rpc.ping.
+_MAX_PING_TIMEOUT = 10.0
 
 
 class IpcClient:
@@ -101,6 +106,9 @@ class IpcClient:
     a sync or async callable returning a fresh JWT, called on every (re)connect and before expiry.
     A get_token that raises is reported at once (state "reconnecting" with an UNAUTHENTICATED error) and
     retried with backoff; max_token_failures failures in a row end the client with that error.
+    After idle_timeout seconds without a frame (default: the server's heartbeatMs; 0: never) the client
+    sends rpc.ping; when ping_timeout more seconds (default: min(heartbeat, 10)) pass without any frame,
+    the connection counts as dead and is replaced like a lost one.
     """
 
     def __init__(
@@ -115,6 +123,8 @@ class IpcClient:
         queue_timeout: float = 10.0,
         open_timeout: float = 10.0,
         max_token_failures: int = 3,
+        idle_timeout: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
     ) -> None:
         self.url = url
         self._token = token
@@ -125,6 +135,12 @@ class IpcClient:
         self._queue_timeout = queue_timeout
         self._open_timeout = open_timeout
         self._max_token_failures = max_token_failures
+        self._idle_timeout = idle_timeout
+        self._ping_timeout = ping_timeout
+        #: loop.time() of the current connection's last inbound frame
+        self._last_seen = 0.0
+        #: why the watchdog gave the current connection up (it has no close frame to say so)
+        self._dead: Optional[str] = None
         #: get_token failures in a row
         self._token_failures = 0
         self.state = "closed"
@@ -286,7 +302,10 @@ class IpcClient:
         except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake) as e:
             raise IpcError(IpcError.UNAVAILABLE, f"Could not connect: {e}") from None
         self._ws = ws
+        self._last_seen = asyncio.get_running_loop().time()
+        self._dead = None
         reader = asyncio.ensure_future(self._read(ws))
+        watchdog: Optional[asyncio.Task[None]] = None
         opened = False
         try:
             try:
@@ -298,6 +317,7 @@ class IpcClient:
                 # The socket closed meanwhile: its close code says why.
             else:
                 opened = True
+                watchdog = asyncio.ensure_future(self._watch(ws))
                 self._set_state("open")
                 if self._first is not None and not self._first.done():
                     self._first.set_result(None)
@@ -308,10 +328,42 @@ class IpcClient:
         finally:
             if self._refresh is not None:
                 self._refresh.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
             reader.cancel()
             self._ws = None
             await ws.close()  # at once when the server closed it
-        return opened, ws.close_code or 1006, ws.close_reason or ""
+        return opened, ws.close_code or 1006, ws.close_reason or self._dead or ""
+
+    async def _watch(self, ws: Any) -> None:
+        """A connection that died without a FIN (sleep, NAT or proxy dropping the flow) never closes, so
+        silence is the only sign: ping after idle_timeout without a frame, and abort the transport when
+        ping_timeout more passes without any, which ends the session like any lost connection. Frames only
+        stamp _last_seen; this one task re-checks it, so activity costs no timer churn."""
+        heartbeat = float((self.auth or {}).get("heartbeatMs") or _DEFAULT_HEARTBEAT * 1000) / 1000
+        idle_limit = heartbeat if self._idle_timeout is None else self._idle_timeout
+        if idle_limit <= 0:
+            return
+        ping_timeout = min(heartbeat, _MAX_PING_TIMEOUT) if self._ping_timeout is None else self._ping_timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            idle = loop.time() - self._last_seen
+            if idle < idle_limit:
+                await asyncio.sleep(idle_limit - idle)
+                continue
+            pinged = loop.time()
+            # No pending entry: any frame answers it, and its own response is dropped as unknown. Bounded,
+            # since a dead peer can leave the send waiting on a full buffer.
+            try:
+                await asyncio.wait_for(ws.send(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "rpc.ping"})), ping_timeout)
+            except (asyncio.TimeoutError, ConnectionClosed):
+                pass
+            await asyncio.sleep(max(0.0, pinged + ping_timeout - loop.time()))
+            if self._last_seen < pinged:
+                self._dead = f"No answer to rpc.ping within {ping_timeout:g} s"
+                log.warning("fastify-ipc: %s; reconnecting", self._dead)
+                ws.transport.abort()
+                return
 
     async def _rejoin(self) -> None:
         for room in list(self._rooms):
@@ -327,6 +379,7 @@ class IpcClient:
     async def _read(self, ws: Any) -> None:
         try:
             async for raw in ws:
+                self._last_seen = asyncio.get_running_loop().time()
                 try:
                     message = json.loads(raw)
                 except ValueError:
@@ -342,7 +395,7 @@ class IpcClient:
             # deadline: their answers cannot arrive any more.
             if self._ws is ws:
                 self._ws = None
-            lost = IpcError(IpcError.UNAVAILABLE, "Connection lost", {"closeCode": ws.close_code or 1006, "reason": ws.close_reason or ""})
+            lost = IpcError(IpcError.UNAVAILABLE, "Connection lost", {"closeCode": ws.close_code or 1006, "reason": ws.close_reason or self._dead or ""})
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(lost)
@@ -401,7 +454,7 @@ class IpcClient:
         except asyncio.TimeoutError:
             raise IpcError(IpcError.DEADLINE_EXCEEDED, f"Call timed out after {timeout} s") from None
         except ConnectionClosed:
-            raise IpcError(IpcError.UNAVAILABLE, "Connection lost", {"closeCode": ws.close_code or 1006, "reason": ws.close_reason or ""}) from None
+            raise IpcError(IpcError.UNAVAILABLE, "Connection lost", {"closeCode": ws.close_code or 1006, "reason": ws.close_reason or self._dead or ""}) from None
         finally:
             self._pending.pop(call_id, None)
             self._progress.pop(call_id, None)

@@ -1,7 +1,7 @@
 // A gateway with methods and events of every shape the generators handle, restartable on the same port.
 import Fastify, { type FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import fastifyIpc, { notFound } from '../../src/index.js'
+import fastifyIpc, { type FastifyIpcOptions, notFound } from '../../src/index.js'
 import { API_KEY, SECRET } from '../helper.js'
 
 export interface Gateway { app: FastifyInstance, port: number, url: string, http: string, close (): Promise<void> }
@@ -59,11 +59,11 @@ function setup (app: FastifyInstance): void {
   ipc.event('chat.message', { data: Type.Object({ from: Type.String(), text: Type.String() }) })
 }
 
-/** Starts the fixture gateway on `port` (0: a free one). */
-export async function startFixture (port = 0): Promise<Gateway> {
+/** Starts the fixture gateway on `port` (0: a free one); `options` override the plugin's. */
+export async function startFixture (port = 0, options: FastifyIpcOptions = {}): Promise<Gateway> {
   const app = Fastify({ logger: false })
   // A short drain, so a restart cuts off the calls still in flight (as a crash would).
-  await app.register(fastifyIpc, { jwt: { secret: SECRET }, apiKeys: { backend: API_KEY }, shutdownTimeoutMs: 200 })
+  await app.register(fastifyIpc, { jwt: { secret: SECRET }, apiKeys: { backend: API_KEY }, shutdownTimeoutMs: 200, ...options })
   setup(app)
   await app.listen({ port, host: '127.0.0.1' })
   const actual = (app.server.address() as { port: number }).port

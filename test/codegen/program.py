@@ -1,7 +1,7 @@
 """Drives the generated Python client against the fixture gateway (test/codegen/python.test.ts).
 
-Prints READY, RESTART, RECONNECTED and DONE as it goes; the test answers each by publishing an event or
-restarting the gateway. Any failed assertion exits non-zero with a traceback.
+Prints FREEZE, READY, RESTART, RECONNECTED and DONE as it goes; the test answers each by freezing the
+proxy, publishing an event or restarting the gateway. Any failed assertion exits non-zero with a traceback.
 """
 import asyncio
 import sys
@@ -69,8 +69,45 @@ async def token_failures(url: str, token: str) -> None:
     await client.close()
 
 
-async def main(url: str, token: str) -> None:
+async def silent_death(url: str, token: str) -> None:
+    """Through a proxy to a gateway with heartbeatMs 100: an idle connection stays up on answered pings; once
+    the proxy freezes the flow (no FIN), the watchdog aborts it, the call in flight fails, the client reconnects."""
+    loop = asyncio.get_running_loop()
+    states: List[str] = []
+    client = IpcClient(url, token=token, reconnect=Backoff(initial_delay=0.02, max_delay=0.1), call_timeout=5)
+    client.on_state_change(lambda state, error: states.append(state))
+    await client.connect()
+    assert client.auth is not None and client.auth["heartbeatMs"] == 100, client.auth
+    first = client.auth["connectionId"]
+    ids = next(client._ids)
+    await asyncio.sleep(0.6)
+    assert next(client._ids) - ids >= 4, "no rpc.ping sent while idle"  # websockets hides server pings
+    assert states == ["connecting", "open"] and client.auth["connectionId"] == first, (states, client.auth)
+
+    await client.join("lobby")
+    slow = asyncio.ensure_future(client.call("slow.wait", {"ms": 3000}))
+    await asyncio.sleep(0.05)
+    say("FREEZE")  # the test freezes the proxy's flows
+    frozen = loop.time()
+    try:
+        await slow
+        raise AssertionError("a call in flight survived a dead connection")
+    except IpcError as e:
+        assert (e.code, e.message) == (IpcError.UNAVAILABLE, "Connection lost"), repr(e)
+        assert e.data == {"closeCode": 1006, "reason": "No answer to rpc.ping within 0.1 s"}, repr(e)
+    assert loop.time() - frozen < 1.5, loop.time() - frozen
+    assert await client.call("math.add", {"a": 1, "b": 2}) == {"sum": 3}  # waits for the reconnect
+    assert client.auth["connectionId"] != first and states[-2:] == ["reconnecting", "open"], (states, client.auth)
+    chat: "asyncio.Queue[Any]" = asyncio.Queue()
+    client.on("chat.message", lambda data, meta: chat.put_nowait(data))
+    await client.call("chat.say", {"room": "lobby", "text": "rejoined"})
+    assert (await asyncio.wait_for(chat.get(), 5))["text"] == "rejoined"
+    await client.close()
+
+
+async def main(url: str, token: str, proxied: str) -> None:
     await token_failures(url, token)
+    await silent_death(proxied, token)
     states: List[str] = []
     api = Api(url, get_token=lambda: token, reconnect=Backoff(initial_delay=0.05, max_delay=0.5), call_timeout=5)
     api.client.on_state_change(lambda state, error: states.append(state))
@@ -137,4 +174,4 @@ async def main(url: str, token: str) -> None:
     say("DONE")
 
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -1,6 +1,6 @@
 // Generated Python client, run with Debian's python3 (its websockets and pydantic) against a live gateway:
 // typed calls, events, typed errors, a timeout, a gateway restart (reconnect, rejoin, in-flight failure), and
-// get_token failures (reported at once, bounded retries).
+// get_token failures (reported at once, bounded retries), and a connection that dies silently behind a frozen proxy.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generate } from '../../src/codegen/index.js'
 import { token } from '../helper.js'
+import { startProxy } from '../client/proxy.js'
 import { type Gateway, startFixture } from './fixture.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -22,8 +23,13 @@ test('the generated Python client calls, receives events, raises typed errors an
   let gw: Gateway = await startFixture()
   t.after(async () => await gw.close())
   await generate({ from: `${gw.http}/openrpc.json`, out: dir, langs: ['python'], name: 'shop-client' })
+  // Pings every 100 ms, so the client's watchdog acts fast; reached through a proxy the test can freeze.
+  const quick = await startFixture(0, { heartbeatMs: 100, shutdownTimeoutMs: 0 })
+  t.after(async () => await quick.close())
+  const proxy = await startProxy(quick.port)
+  t.after(async () => await proxy.close())
 
-  const child = spawn(PYTHON, ['-X', 'faulthandler', program, gw.url, token({ sub: '42', rooms: ['lobby'] })], { env: { ...process.env, PYTHONPATH: dir }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(PYTHON, ['-X', 'faulthandler', program, gw.url, token({ sub: '42', rooms: ['lobby'] }), proxy.url], { env: { ...process.env, PYTHONPATH: dir }, stdio: ['ignore', 'pipe', 'pipe'] })
   // SIGABRT makes faulthandler print where Python hung.
   const killer = setTimeout(() => child.kill('SIGABRT'), 30000)
   let stderr = ''
@@ -32,7 +38,9 @@ test('the generated Python client calls, receives events, raises typed errors an
   const seen: string[] = []
   for await (const line of createInterface({ input: child.stdout })) {
     seen.push(line)
-    if (line === 'READY') {
+    if (line === 'FREEZE') {
+      proxy.freeze()
+    } else if (line === 'READY') {
       await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { orderId: 42, status: 'delivered' } })
     } else if (line === 'RESTART') {
       await gw.close()
@@ -44,5 +52,6 @@ test('the generated Python client calls, receives events, raises typed errors an
   const code = await exited
   clearTimeout(killer)
   assert.equal(code, 0, `python exited with ${code}\n${stderr}`)
-  assert.deepEqual(seen, ['READY', 'RESTART', 'RECONNECTED', 'DONE'])
+  assert.deepEqual(seen, ['FREEZE', 'READY', 'RESTART', 'RECONNECTED', 'DONE'])
+  assert.equal(proxy.flows, 2, 'reconnected through a fresh flow')
 })
