@@ -1,7 +1,7 @@
 // Remote calls: XADD on `ipc:rpc:<service>`, the answer on this node's `ipc:reply:<node>` list
 // (BLPOP, then LPOP count to drain), matched by id. Replies nobody waits for are dropped.
 import { ErrorCode, RpcError } from '../protocol/errors.js'
-import { type Reply, serviceOf, validators } from '../protocol/frames.js'
+import { type Caller, type Reply, serviceOf, validators } from '../protocol/frames.js'
 import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
 import type { RedisClient } from './redis-link.js'
 import type { RemoteCall } from './types.js'
@@ -26,9 +26,14 @@ export interface RpcHooks {
   dropped (): void
 }
 
+/** the caller's JSON, kept per claims object (one per authenticated connection) while it matches */
+interface CallerText { caller: Caller, json: string }
+
 export class RpcClient {
   private readonly pending = new Map<string, Pending>()
-  private readonly live = new Map<string, { alive: Promise<boolean>, until: number }>()
+  /** `known`: the answer once it came, so a cached answer costs no await */
+  private readonly live = new Map<string, { alive: Promise<boolean>, known: boolean | undefined, until: number }>()
+  private readonly callers = new WeakMap<object, CallerText>()
   /** services whose consumer group exists (since the last reconnect) */
   private readonly groups = new Set<string>()
   private readonly replyKey: string
@@ -45,7 +50,9 @@ export class RpcClient {
 
   async call ({ id, method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void): Promise<unknown> {
     const service = serviceOf(method)
-    if (!await this.alive(service)) throw new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`)
+    const cached = this.live.get(service)
+    const alive = cached !== undefined && cached.until > Date.now() && cached.known !== undefined ? cached.known : await this.alive(service)
+    if (!alive) throw new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`)
     const wait = deadline - Date.now()
     if (wait <= 0) throw deadlineExceeded()
     if (this.pending.has(id)) throw new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: call id ${id} is already in flight`)
@@ -63,11 +70,23 @@ export class RpcClient {
     return await result
   }
 
-  private async send (service: string, id: string, method: string, params: unknown, caller: unknown, deadline: number): Promise<void> {
-    await this.ensureGroup(service)
+  private async send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number): Promise<void> {
+    if (!this.groups.has(service)) await this.ensureGroup(service)
     await this.redis.xadd(this.keys.rpc(service), 'MAXLEN', '~', REQUEST_MAXLEN, '*',
       'v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
-      'caller', JSON.stringify(caller), 'reply', this.replyKey, 'deadline', String(deadline))
+      'caller', this.callerJson(caller), 'reply', this.replyKey, 'deadline', String(deadline))
+  }
+
+  // A connection's caller differs from call to call only by the object: its JSON (with every claim of
+  // the token) is made once per identity rather than once per call. Identities are never changed in
+  // place (a new rpc.auth makes a new one), so the claims object stands for its content.
+  private callerJson (caller: Caller): string {
+    const seen = this.callers.get(caller.claims)
+    const c = seen?.caller
+    if (c !== undefined && c.connectionId === caller.connectionId && c.userId === caller.userId && c.roles === caller.roles && c.node === caller.node) return seen!.json
+    const json = JSON.stringify(caller)
+    this.callers.set(caller.claims, { caller, json })
+    return json
   }
 
   /** One BLPOP on the reply list, then whatever else is queued there. */
@@ -139,10 +158,11 @@ export class RpcClient {
     const cached = this.live.get(service)
     if (cached !== undefined && cached.until > now) return await cached.alive
     const alive = this.redis.zcount(this.keys.workers(service), now, '+inf').then(n => n > 0, () => false)
-    const entry = { alive, until: now + LIVE_CACHE_MS }
+    const entry: { alive: Promise<boolean>, known: boolean | undefined, until: number } = { alive, known: undefined, until: now + LIVE_CACHE_MS }
     this.live.set(service, entry)
-    if (!await alive) entry.until = now + DEAD_CACHE_MS
-    return await alive
+    entry.known = await alive
+    if (!entry.known) entry.until = now + DEAD_CACHE_MS
+    return entry.known
   }
 
   // Whoever comes first creates the group, at 0 so the requests added before it are not skipped.

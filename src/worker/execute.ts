@@ -20,7 +20,44 @@ export interface ExecuteDeps {
   progress (request: WorkerRequest, data: unknown): void
 }
 
-export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: AbortController): Promise<ReplyBody> {
+/**
+ * A job's abort signal, made only when its handler asks for it (most never do): no AbortController and
+ * no deadline timer per request otherwise. Aborted at the deadline, or by `abort` (stop() giving up).
+ */
+export class JobAbort {
+  private controller: AbortController | null = null
+  private timer: NodeJS.Timeout | undefined
+  private reason: unknown = null
+  private ended = false
+
+  constructor (private readonly deadline: number) {}
+
+  get signal (): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController()
+      const ms = this.deadline - Date.now()
+      if (this.reason !== null) this.controller.abort(this.reason)
+      else if (ms <= 0) this.controller.abort(deadlineExceeded())
+      else if (!this.ended) this.timer = setTimeout(() => this.controller!.abort(deadlineExceeded()), Math.min(ms, MAX_TIMER_MS))
+    }
+    return this.controller.signal
+  }
+
+  abort (reason: unknown): void {
+    if (this.controller === null) this.reason ??= reason
+    else this.controller.abort(reason)
+  }
+
+  /** The job is over: its deadline timer goes. */
+  end (): void {
+    this.ended = true
+    clearTimeout(this.timer)
+  }
+}
+
+const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded')
+
+export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort): Promise<ReplyBody> {
   const method = deps.methods.get(req.method)
   if (method === undefined) return { error: { code: ErrorCode.METHOD_NOT_FOUND, message: `Method not found: ${req.method}` } }
   let params: unknown
@@ -32,14 +69,13 @@ export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: Abo
   if (method.params !== null && !method.params.Check(params)) {
     return { error: { code: ErrorCode.INVALID_PARAMS, message: 'Invalid params', data: { errors: validationErrors(method.params, params) } } }
   }
-  const timer = setTimeout(() => abort.abort(new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), Math.min(req.deadline - Date.now(), MAX_TIMER_MS))
   const ctx: WorkerContext = {
     caller: req.caller,
     requestId: req.id,
     deadline: req.deadline,
     progress: data => deps.progress(req, data),
     publish: deps.publish,
-    signal: abort.signal,
+    get signal () { return abort.signal },
     log: deps.log
   }
   try {
@@ -54,6 +90,6 @@ export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: Abo
     deps.log.error({ err, method: method.name, requestId: req.id }, 'handler failed')
     return { error: internalError() }
   } finally {
-    clearTimeout(timer)
+    abort.end()
   }
 }

@@ -1,7 +1,5 @@
-// Answers on the caller's node list `ipc:reply:<node>`: RPUSH then PEXPIRE (PROTOCOL.md section 9),
+// The JSON text of a reply (pushed on the caller's node list by the outbox, PROTOCOL.md section 9),
 // and the mapping of whatever a handler threw to a JSON-RPC error object.
-import type { Redis } from 'ioredis'
-import { REPLY_TTL_MS } from '../broker/keys.js'
 import { ErrorCode, type ErrorObject, RpcError } from '../protocol/errors.js'
 
 export type ReplyBody = { result: unknown } | { error: ErrorObject } | { progress: unknown }
@@ -25,11 +23,4 @@ export function encodeReply (id: string, body: ReplyBody): string {
   } catch {
     return JSON.stringify({ id, error: internalError() })
   }
-}
-
-/** Pushes one reply; the list expires so replies for a node that died do not pile up. */
-export async function pushReply (redis: Redis, key: string, text: string): Promise<void> {
-  const results = await redis.multi().rpush(key, text).pexpire(key, REPLY_TTL_MS).exec()
-  const failed = results?.find(([err]) => err !== null)
-  if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('reply transaction aborted')
 }

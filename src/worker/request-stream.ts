@@ -25,10 +25,6 @@ export class RequestStream {
     return readEntries(await blocking.call('XREADGROUP', 'GROUP', WORKER_GROUP, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.key, '>'))
   }
 
-  async ack (entryId: string): Promise<void> {
-    await this.redis.xack(this.key, WORKER_GROUP, entryId)
-  }
-
   /** Requests idle for CLAIM_IDLE_MS (their worker died), now ours; `next` is '0-0' once the scan is complete. */
   async claim (cursor: string, count: number): Promise<{ next: string, entries: Entry[] }> {
     const [next, entries] = await this.redis.call('XAUTOCLAIM', this.key, WORKER_GROUP, this.consumer, CLAIM_IDLE_MS, cursor, 'COUNT', count) as [string, Entry[]]

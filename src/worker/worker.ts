@@ -5,12 +5,13 @@ import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { ErrorCode } from '../protocol/errors.js'
-import { execute, type ExecuteDeps } from './execute.js'
+import { execute, type ExecuteDeps, JobAbort } from './execute.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
 import { close, connect, duplicate, type RedisInput } from './redis.js'
-import { encodeReply, internalError, pushReply } from './replies.js'
+import { Outbox } from './outbox.js'
+import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
 import { RequestStream } from './request-stream.js'
 
@@ -35,7 +36,7 @@ const READ_BLOCK_MS = 2000
 const CLAIM_EVERY_MS = 1000
 const RETRY_MS = 1000
 
-interface Job { started: number, abort: AbortController, done: Promise<void> }
+interface Job { started: number, abort: JobAbort | null, done: Promise<void> }
 
 export class Worker {
   readonly id: string
@@ -52,6 +53,7 @@ export class Worker {
   private owned = false
   private blocking!: Redis
   private stream!: RequestStream
+  private outbox!: Outbox
   private blockingId: number | null = null
   private deps!: ExecuteDeps
   private timers: NodeJS.Timeout[] = []
@@ -90,6 +92,7 @@ export class Worker {
     this.owned = owned
     this.blocking = duplicate(client, this.log, `${name} (reads)`)
     this.stream = new RequestStream(client, this.keys.rpc(this.service), this.keys.dead(this.service), this.id)
+    this.outbox = new Outbox(client, this.stream.key)
     this.deps = { methods: this.methods, publish: new Publisher({ redis: client, prefix: this.options.prefix }), log: this.log, progress: this.progress }
     this.state = 'running'
     try {
@@ -128,7 +131,7 @@ export class Worker {
     if (this.claiming !== null) await within(this.claiming, 3000)
     const jobs = [...this.jobs.values()]
     if (!await within(Promise.all(jobs.map(j => j.done)), this.stopTimeoutMs)) {
-      for (const j of this.jobs.values()) j.abort.abort(new Error('worker stopping'))
+      for (const j of this.jobs.values()) j.abort?.abort(new Error('worker stopping'))
       this.log.warn(`stop: ${this.jobs.size} requests still running after ${this.stopTimeoutMs} ms; other workers will take them over`)
     }
     const left = this.redis.zrem(this.keys.workers(this.service), this.id)
@@ -175,7 +178,7 @@ export class Worker {
       try {
         this.blockingId ??= Number(await this.blocking.client('ID'))
         for (const [entryId, fields] of await this.stream.read(this.blocking, free, READ_BLOCK_MS)) {
-          if (fields !== null) this.dispatch(entryId, abort => this.handle(entryId, fields, abort))
+          if (fields !== null) this.dispatch(entryId, job => this.handle(entryId, fields, job))
         }
         failing = false
       } catch (err) {
@@ -208,42 +211,43 @@ export class Worker {
     })
   }
 
-  private dispatch (entryId: string, work: (abort: AbortController) => Promise<void>): void {
-    const abort = new AbortController()
-    const done = work(abort)
+  private dispatch (entryId: string, work: (job: Job) => Promise<void>): void {
+    const job: Job = { started: Date.now(), abort: null, done: Promise.resolve() }
+    job.done = work(job)
       .catch(err => this.log.error({ err, entryId }, 'could not answer a request; it stays pending for another delivery'))
       .finally(() => {
         this.jobs.delete(entryId)
         this.wake?.()
       })
-    this.jobs.set(entryId, { started: Date.now(), abort, done })
+    this.jobs.set(entryId, job)
   }
 
-  private async handle (entryId: string, fields: string[], abort: AbortController): Promise<void> {
+  private async handle (entryId: string, fields: string[], job: Job): Promise<void> {
     const parsed = parseRequest(fields)
     if (!parsed.ok) {
       this.log.warn({ entryId, reason: parsed.reason }, 'dropping a request I cannot read')
       if (parsed.answer !== undefined) {
-        await pushReply(this.redis, parsed.answer.reply, encodeReply(parsed.answer.id, { error: { code: ErrorCode.INVALID_REQUEST, message: `Invalid request: ${parsed.reason}` } }))
+        await this.outbox.reply(parsed.answer.reply, encodeReply(parsed.answer.id, { error: { code: ErrorCode.INVALID_REQUEST, message: `Invalid request: ${parsed.reason}` } }))
       }
-      await this.stream.ack(entryId)
+      await this.outbox.ack(entryId)
       return
     }
     const req = parsed.request
     // The gateway has answered -32008 already: running it now would only do unwanted work.
     if (Date.now() > req.deadline) {
       this.log.debug({ requestId: req.id, method: req.method }, 'dropping a request past its deadline')
-      await this.stream.ack(entryId)
+      await this.outbox.ack(entryId)
       return
     }
-    const body = await execute(this.deps, req, abort)
-    await pushReply(this.redis, req.reply, encodeReply(req.id, body))
-    await this.stream.ack(entryId)
+    job.abort = new JobAbort(req.deadline)
+    const body = await execute(this.deps, req, job.abort)
+    await this.outbox.reply(req.reply, encodeReply(req.id, body))
+    await this.outbox.ack(entryId)
   }
 
-  // Commands on one connection run in order, so progress pushed before the final reply arrives before it.
+  // The outbox keeps the order of one list's replies, so progress pushed before the final reply arrives before it.
   private readonly progress = (req: WorkerRequest, data: unknown): void => {
-    pushReply(this.redis, req.reply, encodeReply(req.id, { progress: data }))
+    this.outbox.reply(req.reply, encodeReply(req.id, { progress: data }))
       .catch(err => this.log.warn({ err, requestId: req.id }, 'could not send progress'))
   }
 
@@ -270,7 +274,7 @@ export class Worker {
         const count = counts[i]
         if (count === null) return // acked meanwhile
         if (count > MAX_DELIVERIES) this.dispatch(entryId, () => this.bury(entryId, fields, count))
-        else this.dispatch(entryId, abort => this.handle(entryId, fields, abort))
+        else this.dispatch(entryId, job => this.handle(entryId, fields, job))
       })
     } while (cursor !== '0-0')
   }
@@ -281,8 +285,8 @@ export class Worker {
     await this.stream.bury(fields, error)
     const parsed = parseRequest(fields)
     const to = parsed.ok ? parsed.request : parsed.answer
-    if (to !== undefined) await pushReply(this.redis, to.reply, encodeReply(to.id, { error }))
-    await this.stream.ack(entryId)
+    if (to !== undefined) await this.outbox.reply(to.reply, encodeReply(to.id, { error }))
+    await this.outbox.ack(entryId)
     this.log.error({ entryId, requestId: to?.id, deliveries }, 'request delivered too many times: moved to the dead-letter stream')
   }
 }
