@@ -51,9 +51,10 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
   }
 }
 
-export async function startBaseline (): Promise<Server> {
+/** `batchWrites`: the echoes of one event-loop turn go out in one write per socket, like the gateway's. */
+export async function startBaseline (opts: { batchWrites?: boolean } = {}): Promise<Server> {
   const port = await freePort()
-  const proc = forkTs('baseline', fileURLToPath(new URL('../baseline-server.ts', import.meta.url)), { PORT: String(port) })
+  const proc = forkTs('baseline', fileURLToPath(new URL('../baseline-server.ts', import.meta.url)), { PORT: String(port), ...(opts.batchWrites === true ? { BATCH_WRITES: '1' } : {}) })
   const http = `http://127.0.0.1:${port}`
   await waitHttp(`${http}/health`, proc)
   return {

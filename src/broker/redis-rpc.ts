@@ -11,12 +11,14 @@ const DRAIN = 256
 /** how long a "service has a live worker" answer is trusted (ms); a negative one, shorter */
 const LIVE_CACHE_MS = 1000
 const DEAD_CACHE_MS = 250
+const MAXLEN = String(REQUEST_MAXLEN)
 
 interface Pending {
   resolve (result: unknown): void
   reject (err: RpcError): void
   progress (data: unknown): void
-  timer: NodeJS.Timeout
+  /** epoch ms */
+  deadline: number
   started: number
 }
 
@@ -36,7 +38,13 @@ export class RpcClient {
   private readonly callers = new WeakMap<object, CallerText>()
   /** services whose consumer group exists (since the last reconnect) */
   private readonly groups = new Set<string>()
+  /** stream key per service, made once */
+  private readonly streams = new Map<string, string>()
   private readonly replyKey: string
+  // One timer for every call in flight, armed for the earliest deadline (see sweep), rather than a
+  // setTimeout/clearTimeout pair per call: timers were a good part of the gateway's garbage per call.
+  private sweepTimer: NodeJS.Timeout | null = null
+  private sweepAt = Infinity
 
   constructor (
     private readonly redis: RedisClient,
@@ -48,33 +56,58 @@ export class RpcClient {
     this.replyKey = keys.reply(nodeId)
   }
 
-  async call ({ id, method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void): Promise<unknown> {
-    const service = serviceOf(method)
+  // Not async: with a cached "live" answer (nearly always) the caller gets the reply's own promise,
+  // without a promise per layer in between.
+  call (call: RemoteCall, progress: (data: unknown) => void): Promise<unknown> {
+    const service = serviceOf(call.method)
     const cached = this.live.get(service)
-    const alive = cached !== undefined && cached.until > Date.now() && cached.known !== undefined ? cached.known : await this.alive(service)
-    if (!alive) throw new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`)
-    const wait = deadline - Date.now()
-    if (wait <= 0) throw deadlineExceeded()
-    if (this.pending.has(id)) throw new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: call id ${id} is already in flight`)
-    const result = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id)
-        reject(deadlineExceeded())
-      }, wait)
-      this.pending.set(id, { resolve, reject, progress, timer, started: performance.now() })
-    })
-    // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
-    this.send(service, id, method, params, caller, deadline).catch(() => {
-      this.settle(id)?.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
-    })
-    return await result
+    if (cached !== undefined && cached.until > Date.now() && cached.known !== undefined) return this.start(service, call, progress, cached.known)
+    return this.alive(service).then(alive => this.start(service, call, progress, alive))
   }
 
-  private async send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number): Promise<void> {
-    if (!this.groups.has(service)) await this.ensureGroup(service)
-    await this.redis.xadd(this.keys.rpc(service), 'MAXLEN', '~', REQUEST_MAXLEN, '*',
+  private start (service: string, { id, method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
+    if (!alive) return Promise.reject(new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`))
+    if (deadline <= Date.now()) return Promise.reject(deadlineExceeded())
+    if (this.pending.has(id)) return Promise.reject(new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: call id ${id} is already in flight`))
+    const result = new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, progress, deadline, started: performance.now() })
+    })
+    if (deadline < this.sweepAt) this.armSweep(deadline)
+    // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
+    const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline))
+    sent.catch(() => {
+      this.settle(id)?.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
+    })
+    return result
+  }
+
+  private send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number): Promise<unknown> {
+    let stream = this.streams.get(service)
+    if (stream === undefined) this.streams.set(service, stream = this.keys.rpc(service))
+    return this.redis.xadd(stream, 'MAXLEN', '~', MAXLEN, '*',
       'v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
       'caller', this.callerJson(caller), 'reply', this.replyKey, 'deadline', String(deadline))
+  }
+
+  private armSweep (at: number): void {
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer)
+    this.sweepAt = at
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()))
+  }
+
+  /** Fails the calls whose deadline has come and re-arms for the earliest one left. */
+  private sweep (): void {
+    this.sweepTimer = null
+    this.sweepAt = Infinity
+    const now = Date.now()
+    let next = Infinity
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id)
+        p.reject(deadlineExceeded())
+      } else if (p.deadline < next) next = p.deadline
+    }
+    if (next !== Infinity) this.armSweep(next)
   }
 
   // A connection's caller differs from call to call only by the object: its JSON (with every claim of
@@ -104,6 +137,9 @@ export class RpcClient {
   /** Fails every call in flight (Redis went away, or the node is closing). */
   failAll (err: RpcError): void {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err)
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer)
+    this.sweepTimer = null
+    this.sweepAt = Infinity
   }
 
   /** Forgets what it knew about Redis' state: after an outage, groups and workers are checked again. */
@@ -148,7 +184,6 @@ export class RpcClient {
     const p = this.pending.get(id)
     if (p === undefined) return undefined
     this.pending.delete(id)
-    clearTimeout(p.timer)
     return p
   }
 

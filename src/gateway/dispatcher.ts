@@ -124,10 +124,12 @@ export class Dispatcher {
     return null
   }
 
-  private async call (conn: Connection, req: Request, method: Method | undefined): Promise<unknown> {
+  // Not async (one promise less per call): `one` awaits what it returns, and what it throws before
+  // that is caught by the same try.
+  private call (conn: Connection, req: Request, method: Method | undefined): unknown {
     const { options, registry } = this.deps
     const params = req.params ?? {}
-    if (req.method.startsWith('rpc.')) return await this.deps.builtins.run(conn, req.method, params)
+    if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, params)
     const identity = conn.identity
     if (identity === null && !(method?.access === 'public' && options.allowAnonymous)) {
       throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated: call rpc.auth first')
@@ -151,10 +153,10 @@ export class Dispatcher {
       if (id !== undefined && conn.ids.has(id)) conn.send(progressFrame(id, data))
     }
     if (method.handler === undefined) {
-      return await this.deps.broker.call({ id: `${caller.node}:${this.boot}.${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      return this.deps.broker.call({ id: `${caller.node}:${this.boot}.${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
-    return await this.local(method, params, ctx, timeoutMs)
+    return this.local(method, params, ctx, timeoutMs)
   }
 
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {
