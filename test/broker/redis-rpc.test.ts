@@ -78,6 +78,20 @@ test('a remote call: params checked at the gateway, the exact request fields, th
   await until('the reply list drained', async () => await raw.exists('ipc:reply:rpc-1') === 0)
 })
 
+test('non-ASCII params and user ids reach the worker byte for byte (the gateway writes the XADD itself)', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'text')
+  t.after(() => worker.close())
+  await worker.register({ 'text.echo': {} })
+  worker.serve(req => ({ result: { params: req.params, userId: JSON.parse(req.fields.caller).userId } }))
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: 'zoë-🚀' }) })
+  t.after(() => client.close())
+  const params = { text: 'café ü 日本 🚀', nested: { quote: '"\r\n$3\r\n' }, empty: '' }
+  const res = await client.call('text.echo', params)
+  assert.deepEqual(res.result, { params, userId: 'zoë-🚀' })
+})
+
 test('worker errors pass through; progress frames are forwarded before the answer', async (t) => {
   const worker = new WorkerDouble(redis.url, 'jobs')
   t.after(() => worker.close())
