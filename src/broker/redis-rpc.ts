@@ -1,5 +1,5 @@
 // Remote calls: XADD on `ipc:rpc:<service>`, the answer on this node's `ipc:reply:<node>` list
-// (BLPOP, then LPOP count to drain), matched by id. Replies nobody waits for are dropped.
+// (BLMPOP, or BLPOP then LPOP count on Redis 6.2), matched by id. Replies nobody waits for are dropped.
 import { Command, type Redis } from 'ioredis'
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Reply, serviceOf, validators } from '../protocol/frames.js'
@@ -74,6 +74,8 @@ export class RpcClient {
   // setTimeout/clearTimeout pair per call: timers were a good part of the gateway's garbage per call.
   private sweepTimer: NodeJS.Timeout | null = null
   private sweepAt = Infinity
+  /** false once the server turned BLMPOP down (Redis before 7.0) */
+  private blmpop = true
 
   constructor (
     private readonly redis: RedisClient,
@@ -179,8 +181,24 @@ export class RpcClient {
     return text
   }
 
-  /** One BLPOP on the reply list, then whatever else is queued there. */
+  /**
+   * Waits for replies on this node's list and handles what came: with BLMPOP (Redis 7) up to DRAIN
+   * in one command; on Redis 6.2, one BLPOP and then LPOP count until the list is empty (a round
+   * trip more per wake-up, which at moderate load is most of them).
+   */
   async read (): Promise<void> {
+    if (this.blmpop) {
+      let got: [string, string[]] | null
+      try {
+        got = await this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN)
+      } catch (err) {
+        if (!/unknown command/i.test(String(err))) throw err
+        this.blmpop = false
+        return
+      }
+      if (got !== null) for (const raw of got[1]) this.handle(raw)
+      return
+    }
     const first = await this.reader.blpop(this.replyKey, BLOCK_SECONDS)
     if (first === null) return
     this.handle(first[1])

@@ -76,6 +76,12 @@ test('a remote call: params checked at the gateway, the exact request fields, th
   const answers = await Promise.all(calls)
   answers.forEach((res, i) => assert.deepEqual(res.result, { sum: i + 1000 }))
   await until('the reply list drained', async () => await raw.exists('ipc:reply:rpc-1') === 0)
+  // Redis 7 has BLMPOP: one command per wake-up, never BLPOP + LPOP
+  if (Number(/redis_version:(\d+)/.exec(await raw.info('server'))![1]) >= 7) {
+    const stats = await raw.info('commandstats')
+    assert.match(stats, /cmdstat_blmpop:calls=[1-9]/)
+    assert.doesNotMatch(stats, /cmdstat_blpop:/)
+  }
 })
 
 test('non-ASCII params and user ids reach the worker byte for byte (the gateway writes the XADD itself)', async (t) => {
@@ -90,6 +96,28 @@ test('non-ASCII params and user ids reach the worker byte for byte (the gateway 
   const params = { text: 'café ü 日本 🚀', nested: { quote: '"\r\n$3\r\n' }, empty: '' }
   const res = await client.call('text.echo', params)
   assert.deepEqual(res.result, { params, userId: 'zoë-🚀' })
+})
+
+test('Redis 6.2 (no BLMPOP): replies are read with BLPOP and LPOP count, none lost', async (t) => {
+  const old = await startRedis(['--rename-command', 'BLMPOP', ''])
+  t.after(() => old.stop())
+  const worker = new WorkerDouble(old.url, 'math')
+  t.after(() => worker.close())
+  await worker.register({ 'math.add': addSpec })
+  worker.serve(req => ({ result: { sum: req.params.a + req.params.b } }))
+  const gw = await startGateway({ redis: old.url, nodeId: 'rpc-old' })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '7' }) })
+  t.after(() => client.close())
+  for (let round = 0; round < 4; round++) { // 50 at a time: the default limit is 64 in flight per connection
+    const answers = await Promise.all(Array.from({ length: 50 }, async (_, i) => await client.call('math.add', { a: i, b: round })))
+    answers.forEach((res, i) => assert.deepEqual(res.result, { sum: i + round }))
+  }
+  const probe = new Redis(old.url)
+  t.after(() => probe.disconnect())
+  const stats = await probe.info('commandstats')
+  assert.doesNotMatch(stats, /cmdstat_blmpop:calls=[1-9]/, 'BLMPOP is not there to call')
+  assert.match(stats, /cmdstat_blpop:calls=[1-9]/)
 })
 
 test('worker errors pass through; progress frames are forwarded before the answer', async (t) => {

@@ -29,12 +29,13 @@ function binary (): string {
   }
 }
 
-export async function startRedis (): Promise<TestRedis> {
+/** `args`: extra redis-server options, e.g. `['--rename-command', 'BLMPOP', '']` to play an older Redis */
+export async function startRedis (args: string[] = []): Promise<TestRedis> {
   const bin = binary()
   const port = await freePort()
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
-    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     let out = ''
     await new Promise<void>((resolve, reject) => {
