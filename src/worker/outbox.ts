@@ -1,82 +1,109 @@
-// The replies and acks of one event-loop turn, sent together (PROTOCOL.md section 9): per reply list one
-// MULTI with one RPUSH of all its replies and the PEXPIRE, and one XACK of every answered entry. Each
-// command, and each MULTI, still touches one key (Redis Cluster). Per request this was a MULTI/RPUSH/
-// PEXPIRE/EXEC plus an XACK, each its own socket write: most of a busy worker's CPU went to those writes.
+// The replies and acks of one event-loop turn, sent together (PROTOCOL.md section 9): one MULTI with,
+// per reply list, an RPUSH of all its replies and the PEXPIRE, then one XACK of every answered entry.
+// Each command still touches one key. Per request this was a MULTI/RPUSH/PEXPIRE/EXEC and, once that
+// had answered, an XACK: two writes and two round trips, most of a busy worker's CPU.
+//
+// The XACK rides in the same transaction as the replies: if the MULTI is refused (out of memory, the
+// connection lost) none of it happens and the request stays pending for another delivery, as when the
+// ack waited for the reply; an RPUSH failing inside EXEC (the reply key is not a list) loses that
+// reply and is reported to whoever sent it.
 import type { Redis } from 'ioredis'
 import { REPLY_TTL_MS, WORKER_GROUP } from '../broker/keys.js'
 
 // A bound on the arguments of one RPUSH/XACK (a handler may send progress in a tight loop).
-const MAX_BATCH = 1000
+const MAX_ARGS = 1000
 
-interface Batch {
+/** One list's replies (or the acks) of this turn: every item shares the outcome of its commands. */
+interface Part {
   items: string[]
-  /** settles when the batch's command(s) answered: every item of it shares the outcome */
   done: Promise<void>
   resolve (): void
   reject (err: unknown): void
 }
 
 export class Outbox {
-  /** open batches of replies by list key, then of acks (key `null`), in the order they began */
-  private open = new Map<string | null, Batch>()
-  private full: Array<[string | null, Batch]> = []
+  /** this turn's replies by list key, in the order they came */
+  private replies = new Map<string, Part>()
+  private acks: Part | null = null
   private scheduled = false
 
-  constructor (private readonly redis: Redis, private readonly stream: string) {}
+  constructor (private readonly redis: Redis, private readonly stream: string, private readonly ackFailed: (err: unknown, count: number) => void) {}
 
-  /** RPUSH + PEXPIRE of `text` on `key`; replies to one key keep their order. */
+  /** A progress frame: RPUSH + PEXPIRE of `text` on `key`; replies to one key keep their order. */
   reply (key: string, text: string): Promise<void> {
-    return this.add(key, text)
+    const part = this.part(key)
+    part.items.push(text)
+    this.schedule()
+    return part.done
   }
 
-  /** XACK of a request; call once its reply is in (`reply` resolved), so none is lost. */
-  ack (entryId: string): Promise<void> {
-    return this.add(null, entryId)
+  /**
+   * The final reply, and the XACK of its request in the same transaction. Settles with the reply; a
+   * failed XACK is reported to `ackFailed` (the request is then delivered again, never lost).
+   */
+  answer (key: string, text: string, entryId: string): Promise<void> {
+    (this.acks ??= part()).items.push(entryId)
+    return this.reply(key, text)
   }
 
-  private add (key: string | null, item: string): Promise<void> {
-    let batch = this.open.get(key)
-    if (batch === undefined) {
-      batch = newBatch()
-      this.open.set(key, batch)
-    }
-    batch.items.push(item)
-    if (batch.items.length >= MAX_BATCH) {
-      this.open.delete(key)
-      this.full.push([key, batch])
-    }
-    if (!this.scheduled) {
-      this.scheduled = true
-      // after this turn's I/O callbacks and microtasks: every job that finished in it joins the batch
-      setImmediate(this.flush)
-    }
-    return batch.done
+  /** XACK of a request answered by nobody (past its deadline, unreadable without a reply key). */
+  ack (entryId: string): void {
+    (this.acks ??= part()).items.push(entryId)
+    this.schedule()
+  }
+
+  private part (key: string): Part {
+    let p = this.replies.get(key)
+    if (p === undefined) this.replies.set(key, p = part())
+    return p
+  }
+
+  private schedule (): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    // after this turn's I/O callbacks and microtasks: every job that finished in it joins the batch
+    setImmediate(this.flush)
   }
 
   private readonly flush = (): void => {
     this.scheduled = false
-    const batches = [...this.full, ...this.open]
-    this.full = []
-    this.open = new Map()
-    for (const [key, batch] of batches) {
-      const sent = key === null
-        ? this.redis.xack(this.stream, WORKER_GROUP, ...batch.items).then(() => undefined)
-        : this.redis.multi().rpush(key, ...batch.items).pexpire(key, REPLY_TTL_MS).exec().then(checkExec)
-      sent.then(batch.resolve, batch.reject)
+    const multi = this.redis.multi()
+    // each part with the index of its first and last command in the EXEC results
+    const parts: Array<[Part, number, number]> = []
+    let n = 0
+    for (const [key, p] of this.replies) {
+      const first = n
+      for (let i = 0; i < p.items.length; i += MAX_ARGS, n++) multi.rpush(key, ...p.items.slice(i, i + MAX_ARGS))
+      multi.pexpire(key, REPLY_TTL_MS)
+      parts.push([p, first, n++])
     }
+    const acks = this.acks
+    if (acks !== null) {
+      const first = n
+      for (let i = 0; i < acks.items.length; i += MAX_ARGS, n++) multi.xack(this.stream, WORKER_GROUP, ...acks.items.slice(i, i + MAX_ARGS))
+      parts.push([acks, first, n - 1])
+    }
+    this.replies = new Map()
+    this.acks = null
+    multi.exec().then(results => {
+      for (const [p, first, last] of parts) {
+        const err = results === null ? new Error('reply transaction aborted') : results.slice(first, last + 1).find(([e]) => e !== null)?.[0]
+        if (err == null) p.resolve()
+        else p.reject(err)
+      }
+    }, err => {
+      for (const [p] of parts) p.reject(err)
+    })
+    // Nobody waits for an XACK: a failed one is said once for the batch.
+    acks?.done.catch(err => this.ackFailed(err, acks.items.length))
   }
 }
 
-function newBatch (): Batch {
+function part (): Part {
   let resolve!: () => void
   let reject!: (err: unknown) => void
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  // a batch's failure is reported by whoever awaits it; never an unhandled rejection
+  // a part's failure is reported by whoever awaits it, or ackFailed; never an unhandled rejection
   done.catch(() => undefined)
   return { items: [], done, resolve, reject }
-}
-
-function checkExec (results: Array<[Error | null, unknown]> | null): void {
-  const failed = results?.find(([err]) => err !== null)
-  if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('reply transaction aborted')
 }

@@ -33,13 +33,15 @@ export type Parsed =
 
 export function parseRequest (fields: string[]): Parsed {
   const f = record(fields)
-  const answer = typeof f.id === 'string' && typeof f.reply === 'string' && f.reply !== '' ? { id: f.id, reply: f.reply } : undefined
-  if (!Fields.Check(f)) return { ok: false, reason: f.v !== undefined && f.v !== '1' ? `unsupported request version ${f.v}` : 'malformed request', answer }
+  if (!Fields.Check(f)) return { ok: false, reason: f.v !== undefined && f.v !== '1' ? `unsupported request version ${f.v}` : 'malformed request', answer: answerable(f) }
   let caller: Caller
   try {
     caller = JSON.parse(f.caller) as Caller
   } catch {
-    return { ok: false, reason: 'caller is not JSON', answer }
+    return { ok: false, reason: 'caller is not JSON', answer: answerable(f) }
   }
   return { ok: true, request: { id: f.id, method: f.method, params: f.params ?? '{}', caller, reply: f.reply, deadline: Number(f.deadline) } }
 }
+
+const answerable = (f: Record<string, string>): Answerable | undefined =>
+  typeof f.id === 'string' && typeof f.reply === 'string' && f.reply !== '' ? { id: f.id, reply: f.reply } : undefined
