@@ -1,6 +1,5 @@
 // OpenRPC → a TypeScript package: types from the JSON Schemas (json-schema-to-typescript) and an `Api`
 // class with one typed method per RPC method, grouped by the dots of its name, wrapping `IpcClient`.
-import { compile } from 'json-schema-to-typescript'
 import { version } from '../version.js'
 import { type Api, type ApiMethod, type JsonSchema, paramsOptional } from './openrpc.js'
 import { camel, NameAllocator, namespaceTree, type NamespaceNode, pascal } from './names.js'
@@ -26,6 +25,8 @@ export async function generateTypeScript (api: Api, name: string): Promise<Map<s
   }))
   const events = api.events.map(e => ({ event: e, type: define(`${pascal(e.name)}Event`, e.data) }))
 
+  // loaded here, not at the top: the CLI that serves the gateway would otherwise carry it (and prettier) in memory
+  const { compile } = await import('json-schema-to-typescript')
   const types = await compile({ title: ROOT, type: 'object', additionalProperties: false, definitions }, ROOT, {
     bannerComment: banner(api),
     // Types describe the declared fields only: a misspelt property is a compile error, not `[k: string]: unknown`.
