@@ -71,6 +71,11 @@ export function forkTs (name: string, file: string, env: NodeJS.ProcessEnv = {},
   return wrap(fork(file, [], { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...env } }), name)
 }
 
+/** A plain JS child with an IPC channel: what runs built code, as production does (no tsx in the way). */
+export function forkJs (name: string, file: string, env: NodeJS.ProcessEnv = {}, execArgv: string[] = []): Proc {
+  return wrap(fork(file, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...env } }), name)
+}
+
 export async function freePort (): Promise<number> {
   const srv = createServer()
   srv.listen(0, '127.0.0.1')

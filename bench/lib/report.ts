@@ -49,7 +49,15 @@ export function evaluate (byName: Map<string, Row>): Target[] {
     if (v !== undefined) out.push({ target: `${name} vs baseline echo (batched writes) (information)`, measured: `${fmt(v, 2)} x`, pass: null, info: true })
   }
   add('rpc-redis throughput >= 15,000 calls/s', get('rpc-redis')?.throughput, v => `${fmt(v)} calls/s`, v => v >= 15000)
+  // Information: the same Redis trip with no protocol (bench/baseline-redis-server.ts), in the same run.
+  const chain = ratio(get('rpc-redis'), get('baseline redis chain'))
+  if (chain !== undefined) out.push({ target: 'rpc-redis throughput vs bare redis chain (information)', measured: `${fmt(chain, 2)} x`, pass: null, info: true })
   add('rpc-redis p99 at 25% load <= 5 ms', get('rpc-redis @25%')?.p99, v => `${fmt(v, 2)} ms`, v => v <= 5)
+  const p99 = get('rpc-redis @25%')?.p99
+  const chainP99 = get('baseline redis chain @25%')?.p99
+  if (p99 !== undefined && chainP99 !== undefined) {
+    out.push({ target: 'rpc-redis p99 at 25% load vs bare redis chain at the same rate (information)', measured: `${fmt(p99, 2)} vs ${fmt(chainP99, 2)} ms (${fmt(p99 / chainP99, 2)} x)`, pass: null, info: true })
+  }
   const bc = get('baseline send-to-all')
   add('broadcast deliveries/s >= 0.8 x baseline send-to-all', ratio(get('broadcast'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)
   add('broadcast, 2 nodes (information: same bar)', ratio(get('broadcast 2 nodes'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)

@@ -1,4 +1,5 @@
-// The servers under test: the gateway from dist/ (what production runs) and the bare-ws baseline.
+// The servers under test: the gateway from dist/ (what production runs) and the bare-ws baselines.
+import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { type Proc, forkTs, freePort, start, waitHttp } from './procs.js'
 
@@ -66,5 +67,32 @@ export async function startBaseline (opts: { batchWrites?: boolean } = {}): Prom
       const res = await fetch(`${http}/publish`, { method: 'POST', body: data })
       await res.arrayBuffer()
     }
+  }
+}
+
+/** rpc-redis's bare limit: the chain server and its worker; `proc.stop()` stops both. */
+export async function startRedisBaseline (redisUrl: string): Promise<Server & { worker: Proc }> {
+  const port = await freePort()
+  const worker = forkTs('baseline-redis-worker', fileURLToPath(new URL('../baseline-redis-worker.ts', import.meta.url)), { REDIS_URL: redisUrl })
+  const server = forkTs('baseline-redis', fileURLToPath(new URL('../baseline-redis-server.ts', import.meta.url)), { PORT: String(port), REDIS_URL: redisUrl })
+  const stop = async (): Promise<void> => { await Promise.all([server.stop(), worker.stop()]) }
+  const http = `http://127.0.0.1:${port}`
+  try {
+    await Promise.all([
+      waitHttp(`${http}/health`, server),
+      // 'ready': its consumer group exists
+      Promise.race([once(worker.child, 'message'), once(worker.child, 'exit').then(() => { throw new Error(`baseline-redis-worker exited: ${worker.output()}`) })])
+    ])
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {
+    proc: { ...server, stop },
+    pid: server.child.pid!,
+    url: `ws://127.0.0.1:${port}/`,
+    http,
+    worker,
+    async publish () { throw new Error('the redis chain baseline has no broadcast') }
   }
 }

@@ -1,13 +1,14 @@
-// The scenarios that need Redis: rpc through a worker (max and at 25% of it) and broadcast over 2 nodes.
+// The scenarios that need Redis: rpc through a worker (max and at 25% of it), each next to the bare
+// limit of the same chain (baseline-redis-server.ts), and broadcast over 2 nodes.
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import WebSocket from 'ws'
 import type { LoadGroup } from '../lib/loaders.js'
-import { type Proc, forkTs } from '../lib/procs.js'
+import { type Proc, forkJs } from '../lib/procs.js'
 import type { BenchRedis } from '../lib/redis.js'
 import type { Row } from '../lib/result.js'
-import { SECRET, type Server, startGateway } from '../lib/servers.js'
+import { SECRET, type Server, startGateway, startRedisBaseline } from '../lib/servers.js'
 import { createSigner } from 'fast-jwt'
 import { broadcastScenario, type BroadcastPlan } from './broadcast.js'
 import { measure, type RpcPlan } from './rpc.js'
@@ -17,48 +18,69 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 1)
 // saturates its core (13.7k); a second process only splits the same 2 cores.
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 1024)
 
+/** A server measured with rpc phases; `extra`: the other processes whose CPU its rows report. */
+interface Subject { name: string, server: Server, extra: Record<string, number[]>, auth: 'none' | 'header' }
+
 export async function redisScenarios (redis: BenchRedis, group: LoadGroup, rpcGroup: LoadGroup, plan: { rpc: RpcPlan, broadcast: BroadcastPlan }, log: (s: string) => void, skipped: string[]): Promise<Row[]> {
   const rows: Row[] = []
   let a: Server
   try {
     a = await startGateway({ redisUrl: redis.url, nodeId: 'bench-a' })
   } catch (err) {
-    skipped.push(`rpc-redis, broadcast 2 nodes: the gateway does not start with REDIS_URL (${(err as Error).message.split('\n').slice(0, 3).join(' ')})`)
+    skipped.push(`rpc-redis, baseline redis chain, broadcast 2 nodes: the gateway does not start with REDIS_URL (${(err as Error).message.split('\n').slice(0, 3).join(' ')})`)
     return rows
   }
   const workers: Proc[] = []
+  let chain: Awaited<ReturnType<typeof startRedisBaseline>> | undefined
   try {
     for (let i = 0; i < WORKERS; i++) {
-      const w = forkTs(`worker-${i}`, fileURLToPath(new URL('../worker.ts', import.meta.url)), { REDIS_URL: redis.url, CONCURRENCY: String(WORKER_CONCURRENCY) },
+      const w = forkJs(`worker-${i}`, fileURLToPath(new URL('../worker.mjs', import.meta.url)), { REDIS_URL: redis.url, CONCURRENCY: String(WORKER_CONCURRENCY) },
         process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE])
       workers.push(w)
       await Promise.race([once(w.child, 'message'), once(w.child, 'exit').then(() => { throw new Error(`worker exited: ${w.output()}`) })])
     }
+    // The bare limit of the same architecture (its keys are bench:chain:*, the gateway's ipc:*).
+    chain = await startRedisBaseline(redis.url)
     await untilCallable(a.url)
-    const extra = { workerCpu: workers.map(w => w.child.pid!), redisCpu: [redis.proc.child.pid!] }
-    const c = await rpcGroup.connect(a.url, plan.rpc.connections, { auth: 'header', secret: SECRET })
-    if (c.failed > 0) throw new Error(`rpc-redis: ${c.failed} connections failed: ${c.firstError ?? ''}`)
-    try {
-      const before = await commandStats(redis.url)
-      const max = await measure('rpc-redis', [a], extra, rpcGroup, { method: 'wbench.echo', inFlight: plan.rpc.inFlight, warmupMs: plan.rpc.warmupMs, durationMs: plan.rpc.durationMs })
-      const after = await commandStats(redis.url)
-      max.redisCommandsPerCall = perCall(before, after)
-      rows.push(max)
-      log(`rpc-redis: ${Math.round(max.throughput)} calls/s; redis commands per call ${JSON.stringify(max.redisCommandsPerCall)}`)
-      const rate = Math.round(max.throughput * 0.25)
-      // Tail latency on a shared machine is mostly other tenants' scheduling: keep the best of the rounds.
-      let paced: Row | undefined
-      const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
-      for (let r = 0; r < rounds; r++) {
-        const row = await measure('rpc-redis @25%', [a], extra, rpcGroup, { method: 'wbench.echo', inFlight: 64, warmupMs: plan.rpc.warmupMs, durationMs: plan.rpc.durationMs, rate })
-        log(`  round ${r + 1}: rpc-redis @25% p99 ${row.p99!.toFixed(2)} ms`)
-        if (paced === undefined || row.p99! < paced.p99!) paced = row
+    const redisCpu = [redis.proc.child.pid!]
+    const gateway: Subject = { name: 'rpc-redis', server: a, extra: { workerCpu: workers.map(w => w.child.pid!), redisCpu }, auth: 'header' }
+    const bare: Subject = { name: 'baseline redis chain', server: chain, extra: { workerCpu: [chain.worker.child.pid!], redisCpu }, auth: 'none' }
+    const closed = { method: 'wbench.echo', inFlight: plan.rpc.inFlight, warmupMs: plan.rpc.warmupMs, durationMs: plan.rpc.durationMs }
+    // Each phase on connections of its own: a loader's connections all go to one server.
+    const phase = async ({ name, server, extra, auth }: Subject, suffix: string, cmd: typeof closed & { rate?: number }): Promise<Row> => {
+      const c = await rpcGroup.connect(server.url, plan.rpc.connections, { auth, secret: SECRET })
+      try {
+        if (c.failed > 0) throw new Error(`${name}: ${c.failed} connections failed: ${c.firstError ?? ''}`)
+        const before = await commandStats(redis.url)
+        const row = await measure(name + suffix, [server], extra, rpcGroup, cmd)
+        row.redisCommandsPerCall = perCall(before, await commandStats(redis.url))
+        return row
+      } finally {
+        await rpcGroup.close()
       }
-      paced!.offered = rate
-      if (rounds > 1) paced!.note = `best p99 of ${rounds}`
-      rows.push(paced!)
-    } finally {
-      await rpcGroup.close()
+    }
+    const bareMax = await phase(bare, '', closed)
+    const max = await phase(gateway, '', closed)
+    for (const row of [bareMax, max]) {
+      rows.push(row)
+      log(`${row.scenario}: ${Math.round(row.throughput)} calls/s; redis commands per call ${JSON.stringify(row.redisCommandsPerCall)}`)
+    }
+    // Both at the same offered rate, 25% of the gateway's maximum, alternating.
+    const rate = Math.round(max.throughput * 0.25)
+    // Tail latency on a shared machine is mostly other tenants' scheduling: keep the best of the rounds.
+    const paced: Array<Row | undefined> = [undefined, undefined]
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, s] of [bare, gateway].entries()) {
+        const row = await phase(s, ' @25%', { ...closed, inFlight: 64, rate })
+        log(`  round ${r + 1}: ${row.scenario} p99 ${row.p99!.toFixed(2)} ms`)
+        if (paced[i] === undefined || row.p99! < paced[i]!.p99!) paced[i] = row
+      }
+    }
+    for (const row of paced) {
+      row!.offered = rate
+      if (rounds > 1) row!.note = `best p99 of ${rounds}`
+      rows.push(row!)
     }
     const b = await startGateway({ redisUrl: redis.url, nodeId: 'bench-b' })
     try {
@@ -67,7 +89,7 @@ export async function redisScenarios (redis: BenchRedis, group: LoadGroup, rpcGr
       await b.proc.stop()
     }
   } finally {
-    await Promise.all(workers.map(async w => await w.stop()))
+    await Promise.all([...workers.map(async w => await w.stop()), chain?.proc.stop()])
     await a.proc.stop()
   }
   return rows
@@ -103,7 +125,7 @@ async function commandStats (url: string): Promise<Map<string, number>> {
   }
 }
 
-/** Redis commands per RPC: every call is exactly one XADD to the service's stream. */
+/** Redis commands per RPC: every call is exactly one XADD to the service's (or the chain's) stream. */
 function perCall (before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const calls = (after.get('xadd') ?? 0) - (before.get('xadd') ?? 0)
   const out: Record<string, number> = {}

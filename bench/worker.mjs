@@ -1,0 +1,19 @@
+// A backend worker process for rpc-redis: answers `wbench.echo` through Redis Streams with the Worker SDK.
+// Plain JS on the built SDK (dist/), as users run it: under tsx every closure the SDK makes per request
+// would also get its name set at run time (esbuild's keepNames), a cost that ships nowhere.
+import { Worker } from '../dist/src/worker/index.js'
+
+const quiet = { debug () {}, info () {}, warn: (o, m) => console.error(m ?? '', o), error: (o, m) => console.error(m ?? '', o) }
+const worker = new Worker({ redis: process.env.REDIS_URL, service: 'wbench', concurrency: Number(process.env.CONCURRENCY ?? 64), logger: quiet })
+worker.method('wbench.echo', {
+  description: 'Answers with its params',
+  params: { type: 'object', properties: { text: { type: 'string' }, n: { type: 'integer' } }, required: ['text', 'n'] }
+}, (params) => params)
+
+const stop = () => { worker.stop().then(() => process.exit(0), () => process.exit(1)) }
+process.on('SIGTERM', stop)
+process.on('disconnect', stop)
+worker.start().then(() => process.send?.('ready'), (err) => {
+  console.error(err)
+  process.exit(1)
+})
