@@ -33,3 +33,25 @@ export class CpuMeter {
     return used / seconds * 100
   }
 }
+
+/** The machine's CPU ticks: all of them, and those stolen (`/proc/stat`: a hypervisor ran another guest). */
+function machineTicks (): { total: number, steal: number } {
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+  const v = readFileSync('/proc/stat', 'utf8').slice(0, 200).split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number)
+  return { total: v.reduce((a, b) => a + b, 0), steal: v[7] ?? 0 }
+}
+
+/**
+ * Steal time in % of the machine's CPU time between start and stop: on a virtual machine, time its
+ * vCPUs wanted to run and were not let. It slows every process of the bench alike and is the first
+ * suspect when two runs disagree.
+ */
+export class StealMeter {
+  private readonly before = machineTicks()
+
+  stop (): number {
+    const now = machineTicks()
+    const total = now.total - this.before.total
+    return total > 0 ? (now.steal - this.before.steal) / total * 100 : 0
+  }
+}

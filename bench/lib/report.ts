@@ -9,9 +9,9 @@ export interface Target { target: string, measured: string, pass: boolean | null
 const fmt = (n: number | undefined, digits = 0): string => n === undefined || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 export function table (rows: Row[]): string {
-  const head = ['scenario', 'throughput', 'unit', 'p50 ms', 'p95 ms', 'p99 ms', 'CPU %', 'load CPU %', 'RSS MiB', 'notes']
+  const head = ['scenario', 'throughput', 'unit', 'p50 ms', 'p95 ms', 'p99 ms', 'CPU %', 'load CPU %', 'steal %', 'RSS MiB', 'notes']
   const body = rows.map(r => [
-    r.scenario, fmt(r.throughput), r.unit, fmt(r.p50, 2), fmt(r.p95, 2), fmt(r.p99, 2), fmt(r.cpu), fmt(r.clientCpu as number | undefined), fmt(r.rssMiB, 1),
+    r.scenario, fmt(r.throughput), r.unit, fmt(r.p50, 2), fmt(r.p95, 2), fmt(r.p99, 2), fmt(r.cpu), fmt(r.clientCpu as number | undefined), fmt(r.steal), fmt(r.rssMiB, 1),
     [
       typeof r.bytesPerConnection === 'number' ? `${fmt(r.bytesPerConnection / 1024, 1)} KiB/conn` : '',
       typeof r.errors === 'number' && r.errors > 0 ? `${r.errors} errors` : '',

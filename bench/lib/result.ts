@@ -11,6 +11,8 @@ export interface Row {
   p99?: number
   /** gateway (or baseline server) CPU, 100 = one core; summed over nodes */
   cpu?: number
+  /** the machine's steal time over the measured window, % of all CPU time */
+  steal?: number
   /** gateway RSS in MiB at the end of the scenario; summed over nodes */
   rssMiB?: number
   note?: string

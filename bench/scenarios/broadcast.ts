@@ -1,7 +1,7 @@
 // One event to every connection: deliveries/s with at most `window` events on their way at once
 // (so no socket buffer grows without bound), and publish-to-receive latency of every delivery.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CpuMeter, rssBytes } from '../lib/proc-stats.js'
+import { CpuMeter, rssBytes, StealMeter } from '../lib/proc-stats.js'
 import type { LoadGroup } from '../lib/loaders.js'
 import { type Row, latency } from '../lib/result.js'
 import { SECRET, type Server } from '../lib/servers.js'
@@ -60,12 +60,14 @@ async function run (name: string, servers: Server[], group: LoadGroup, plan: Bro
   let started = 0
   let meter: CpuMeter | null = null
   let clients: CpuMeter | null = null
+  let steal: StealMeter | null = null
   let stalled = false
   while (true) {
     if (seq === plan.warmupEvents) {
       started = performance.now()
       meter = new CpuMeter(servers.map(s => s.pid))
       clients = new CpuMeter(group.loaders.map(l => l.proc.child.pid!))
+      steal = new StealMeter()
     }
     if (seq > plan.warmupEvents && performance.now() - started > plan.durationMs) break
     if (!await waitForRoom(plan.window - 1, 10000)) { stalled = true; break }
@@ -76,6 +78,7 @@ async function run (name: string, servers: Server[], group: LoadGroup, plan: Bro
   if (!stalled && !await waitForRoom(0, 10000)) stalled = true
   const cpu = meter!.stop()
   const clientCpu = clients!.stop()
+  const stolen = steal!.stop()
   const { received, hist } = await group.stopListening()
   const seconds = (lastDone - started) / 1000
   return {
@@ -85,6 +88,7 @@ async function run (name: string, servers: Server[], group: LoadGroup, plan: Bro
     ...latency(hist),
     cpu,
     clientCpu,
+    steal: stolen,
     rssMiB: servers.reduce((s, srv) => s + rssBytes(srv.pid), 0) / 2 ** 20,
     connections: open,
     events: seq - plan.warmupEvents,

@@ -1,6 +1,6 @@
 // RPC throughput (closed loop: every connection keeps `inFlight` calls outstanding) and, optionally,
 // latency at a fixed offered rate.
-import { CpuMeter, rssBytes } from '../lib/proc-stats.js'
+import { CpuMeter, rssBytes, StealMeter } from '../lib/proc-stats.js'
 import type { LoadGroup } from '../lib/loaders.js'
 import { type Row, latency } from '../lib/result.js'
 import { SECRET, type Server } from '../lib/servers.js'
@@ -23,17 +23,20 @@ export async function measure (name: string, servers: Server[], extraPids: Recor
   let meter: CpuMeter | null = null
   let extra: Array<[string, CpuMeter]> = []
   let clients: CpuMeter | null = null
+  let steal: StealMeter | null = null
   // CPU is measured over the measured window only, after the warm-up.
   const timer = setTimeout(() => {
     meter = new CpuMeter(pids)
     extra = Object.entries(extraPids).map(([k, pids]) => [k, new CpuMeter(pids)])
     clients = new CpuMeter(group.loaders.map(l => l.proc.child.pid!))
+    steal = new StealMeter()
   }, cmd.warmupMs)
   const r = await group.rpc(cmd)
   clearTimeout(timer)
   const cpu = (meter as CpuMeter | null)?.stop()
   const extraCpu = Object.fromEntries(extra.map(([k, m]) => [k, m.stop()]))
   const clientCpu = (clients as CpuMeter | null)?.stop()
+  const stolen = (steal as StealMeter | null)?.stop()
   return {
     scenario: name,
     throughput: r.rate,
@@ -42,6 +45,7 @@ export async function measure (name: string, servers: Server[], extraPids: Recor
     cpu,
     rssMiB: pids.reduce((s, p) => s + rssBytes(p), 0) / 2 ** 20,
     clientCpu,
+    steal: stolen,
     errors: r.errors,
     ...(r.firstError === undefined ? {} : { firstError: r.firstError }),
     ...extraCpu
