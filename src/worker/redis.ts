@@ -60,11 +60,50 @@ export type Entry = [string, string[] | null]
  * The entries of a one-stream XREAD/XREADGROUP reply. RESP2 gives `[[key, entries]]`; RESP3 with
  * ioredis' legacy mapping flattens the map to `[key, entries]`; the `resp3` mapping gives `{key: entries}`.
  */
-export function readEntries (reply: unknown): Entry[] {
+export function readEntries<E = Entry> (reply: unknown): E[] {
   if (reply === null || reply === undefined) return []
-  if (!Array.isArray(reply)) return Object.values(reply as Record<string, Entry[]>)[0] ?? []
+  if (!Array.isArray(reply)) return Object.values(reply as Record<string, E[]>)[0] ?? []
   if (reply.length === 0) return []
-  return (Array.isArray(reply[0]) ? reply[0][1] : reply[1]) as Entry[]
+  return (Array.isArray(reply[0]) ? reply[0][1] : reply[1]) as E[]
+}
+
+/** An entry as `callBuffer` gives it. */
+export type RawEntry = [Buffer | string, Array<Buffer | string> | null]
+
+// The fields the gateway writes (PROTOCOL.md section 9), as bytes: matched without decoding them.
+const FIELD_NAMES = ['v', 'id', 'method', 'params', 'caller', 'reply', 'deadline'].map(name => ({ name, bytes: Buffer.from(name) }))
+
+function fieldName (b: Buffer): string {
+  next: for (const { name, bytes } of FIELD_NAMES) {
+    if (b.length !== bytes.length) continue
+    for (let i = 0; i < bytes.length; i++) if (b[i] !== bytes[i]) continue next
+    return name
+  }
+  return b.toString()
+}
+
+const text = (b: Buffer | string): string => typeof b === 'string' ? b : b.toString()
+
+/**
+ * Entries read with `callBuffer`, as strings. ioredis 5 decodes every reply to Buffers and then
+ * converts each one; here the protocol's field names are matched by their bytes instead, which
+ * saves about a third of the decoding of a request (measured in bench/README.md, item 20).
+ */
+export function textEntries (entries: RawEntry[]): Entry[] {
+  const out = new Array<Entry>(entries.length)
+  for (let i = 0; i < entries.length; i++) {
+    const [id, fields] = entries[i]
+    let strings: string[] | null = null
+    if (fields !== null) {
+      strings = new Array<string>(fields.length)
+      for (let j = 0; j < fields.length; j++) {
+        const f = fields[j]
+        strings[j] = j % 2 === 1 || typeof f === 'string' ? text(f) : fieldName(f)
+      }
+    }
+    out[i] = [text(id), strings]
+  }
+  return out
 }
 
 /** `[field, value, …]` -> `{field: value}` */

@@ -1,7 +1,7 @@
 // Every command a worker sends about the stream `ipc:rpc:<service>`, as one consumer of group `workers`.
 import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, REQUEST_MAXLEN, WORKER_GROUP } from '../broker/keys.js'
-import { type Entry, readEntries } from './redis.js'
+import { type Entry, type RawEntry, readEntries, textEntries } from './redis.js'
 
 export class RequestStream {
   constructor (
@@ -22,7 +22,8 @@ export class RequestStream {
 
   /** New requests, on a connection of its own (`blocking`), waiting up to `blockMs`. */
   async read (blocking: Redis, count: number, blockMs: number): Promise<Entry[]> {
-    return readEntries(await blocking.call('XREADGROUP', 'GROUP', WORKER_GROUP, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.key, '>'))
+    const reply = await blocking.callBuffer('XREADGROUP', 'GROUP', WORKER_GROUP, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.key, '>')
+    return textEntries(readEntries<RawEntry>(reply))
   }
 
   /** Requests idle for CLAIM_IDLE_MS (their worker died), now ours; `next` is '0-0' once the scan is complete. */

@@ -40,6 +40,7 @@ describe('answers', () => {
       .method('math.db', {}, () => { throw Object.assign(new Error('E11000 duplicate key in users'), { code: 11000 }) })
       .method('math.boom', {}, () => { throw new Error('secret detail') })
       .method('math.nothing', {}, () => undefined)
+      .method('math.echo', {}, (params, ctx) => ({ params, user: ctx.caller.userId }))
       .method('math.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
         for (let i = 1; i <= to; i++) ctx.progress({ i })
         ctx.progress(undefined)
@@ -85,6 +86,14 @@ describe('answers', () => {
     const { final } = await gw.call('math', 'math.add', { a: 'x' })
     assert.equal(final.error?.code, -32602)
     assert.ok(Array.isArray((final.error?.data as { errors: unknown[] }).errors))
+  })
+
+  // The worker reads requests as bytes and decodes only the values (src/worker/redis.ts textEntries).
+  test('text outside ASCII, and fields the protocol does not name, arrive intact', async () => {
+    const params = { text: 'héllo ✓ 日本語 🚀', n: 1 }
+    const id = await gw.send('math', 'math.echo', params, { fields: { ix: 'same length as id', 'mé': 'ü' } })
+    const [{ final }] = await gw.wait([id])
+    assert.deepEqual(final.result, { params, user: '42' })
   })
 
   test('an unknown method is -32601', async () => {
