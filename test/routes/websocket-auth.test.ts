@@ -181,3 +181,21 @@ test('API keys: by header and by rpc.auth, with identity service:<name> and role
   t.after(() => user.close())
   assert.equal((await user.call('admin.whoami', {})).error?.code, -32601, 'a user does not see service methods')
 })
+
+// API keys are free-form: one may look like a JWT, and a token that is neither gets the JWT's error.
+test('an API key shaped like a JWT is still an API key; a bad JWT still gets the JWT\'s error', async (t) => {
+  const jwtLike = 'abc-def_0123.ghijkl456789.mnopq-rs_tuv'
+  const gw = await startGateway({ apiKeys: { odd: jwtLike } })
+  t.after(() => gw.close())
+  const odd = await TestClient.connect(gw.url)
+  t.after(() => odd.close())
+  assert.equal((await odd.call('rpc.auth', { token: jwtLike })).result.userId, 'service:odd')
+  const bad = await TestClient.connect(gw.url)
+  t.after(() => bad.close())
+  const res = await bad.call('rpc.auth', { token: token({ sub: '42' }, { key: 'another-secret-0123456789abcdef0123' }) })
+  assert.equal(res.error?.code, -32001)
+  assert.match(res.error?.message ?? '', /^Invalid token: /)
+  const user = await TestClient.connect(gw.url)
+  t.after(() => user.close())
+  assert.equal((await user.call('rpc.auth', { token: token({ sub: '42' }) })).result.userId, '42')
+})
