@@ -3,12 +3,11 @@
 import type { DeliveredEvent, OutgoingEvent } from './types.js'
 import { EVENTS_MAXLEN } from './keys.js'
 import type { RedisClient } from './redis-link.js'
+import { readEntries } from './stream-entries.js'
 
 /** Entries per XREAD, and how long one blocks (ms) before the loop looks at its stop flag again. */
 const BATCH = 1000
 const BLOCK_MS = 2000
-
-type Entry = [id: string, fields: string[] | null]
 
 export class EventStream {
   /** id of the last entry handed on; resuming from it after an outage delivers what was missed */
@@ -44,7 +43,7 @@ export class EventStream {
   async read (): Promise<void> {
     if (this.last === null) await this.begin()
     const reply = await this.reader.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.key, this.last!) as unknown
-    const entries = entriesOf(reply)
+    const entries = readEntries(reply)
     for (const [id, fields] of entries) {
       this.last = id
       const ev = fields === null ? null : toEvent(id, fields)
@@ -81,12 +80,4 @@ function isJson (text: string): boolean {
   } catch {
     return false
   }
-}
-
-/** The entries of a one-stream XREAD reply: `[[key, entries]]` (RESP2, and ioredis' RESP3 legacy mapping) or `{key: entries}`. */
-function entriesOf (reply: unknown): Entry[] {
-  if (reply === null || reply === undefined) return []
-  if (!Array.isArray(reply)) return Object.values(reply as Record<string, Entry[]>)[0] ?? []
-  if (reply.length === 0) return []
-  return (Array.isArray(reply[0]) ? reply[0][1] : reply[1]) as Entry[]
 }

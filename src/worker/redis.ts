@@ -1,5 +1,6 @@
 // Redis connections the worker side owns or borrows, and the reply shapes ioredis gives back.
 import { Redis, type RedisOptions } from 'ioredis'
+import type { Entry } from '../broker/stream-entries.js'
 import type { WorkerLogger } from './log.js'
 
 /** A URL, ioredis options, or a client of your own (never quit by us). */
@@ -51,20 +52,6 @@ export async function close (client: Redis, ms = 2000): Promise<void> {
   ])
   clearTimeout(timer)
   client.disconnect()
-}
-
-/** `[id, [field, value, …] | null]`: a stream entry (null when trimmed away). */
-export type Entry = [string, string[] | null]
-
-/**
- * The entries of a one-stream XREAD/XREADGROUP reply. RESP2 gives `[[key, entries]]`; RESP3 with
- * ioredis' legacy mapping flattens the map to `[key, entries]`; the `resp3` mapping gives `{key: entries}`.
- */
-export function readEntries<E = Entry> (reply: unknown): E[] {
-  if (reply === null || reply === undefined) return []
-  if (!Array.isArray(reply)) return Object.values(reply as Record<string, E[]>)[0] ?? []
-  if (reply.length === 0) return []
-  return (Array.isArray(reply[0]) ? reply[0][1] : reply[1]) as E[]
 }
 
 /** An entry as `callBuffer` gives it. */

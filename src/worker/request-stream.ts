@@ -1,7 +1,8 @@
 // Every command a worker sends about the stream `ipc:rpc:<service>`, as one consumer of group `workers`.
 import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, REQUEST_MAXLEN, WORKER_GROUP } from '../broker/keys.js'
-import { type Entry, type RawEntry, readEntries, textEntries } from './redis.js'
+import { type Entry, readEntries } from '../broker/stream-entries.js'
+import { type RawEntry, textEntries } from './redis.js'
 
 export class RequestStream {
   constructor (
