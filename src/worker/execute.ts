@@ -55,6 +55,36 @@ export class JobAbort {
   }
 }
 
+/**
+ * A handler's context. A class, not an object literal: a literal's `get signal ()` is a new accessor
+ * per request, and V8 then gives each context a map of its own outside the young generation, which
+ * kept every context and its request alive through young-generation GCs until the next full one.
+ */
+class Context implements WorkerContext {
+  readonly caller: WorkerContext['caller']
+  readonly requestId: string
+  readonly deadline: number
+  readonly publish: WorkerContext['publish']
+  readonly log: WorkerLogger
+  /** an own function, so a handler may take it out of the context: `{ progress }` */
+  readonly progress: (data: unknown) => void
+  readonly #abort: JobAbort
+
+  constructor (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort) {
+    this.caller = req.caller
+    this.requestId = req.id
+    this.deadline = req.deadline
+    this.publish = deps.publish
+    this.log = deps.log
+    this.progress = data => deps.progress(req, data)
+    this.#abort = abort
+  }
+
+  get signal (): AbortSignal {
+    return this.#abort.signal
+  }
+}
+
 const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded')
 
 export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort): Promise<ReplyBody> {
@@ -69,17 +99,8 @@ export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: Job
   if (method.params !== null && !method.params.Check(params)) {
     return { error: { code: ErrorCode.INVALID_PARAMS, message: 'Invalid params', data: { errors: validationErrors(method.params, params) } } }
   }
-  const ctx: WorkerContext = {
-    caller: req.caller,
-    requestId: req.id,
-    deadline: req.deadline,
-    progress: data => deps.progress(req, data),
-    publish: deps.publish,
-    get signal () { return abort.signal },
-    log: deps.log
-  }
   try {
-    const result = await method.handler(params, ctx)
+    const result = await method.handler(params, new Context(deps, req, abort))
     if (checkResults && method.result !== null && !method.result.Check(result)) {
       deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
     }

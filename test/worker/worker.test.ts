@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import Type from 'typebox'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
 import { RpcError, Worker, type WorkerOptions } from '../../src/worker/index.js'
-import { FakeGateway, memoryLogger, sleep, until } from './fake-gateway.js'
+import { caller, FakeGateway, memoryLogger, sleep, until } from './fake-gateway.js'
 
 let redis: TestRedis
 let gw: FakeGateway
@@ -45,6 +45,12 @@ describe('answers', () => {
         for (let i = 1; i <= to; i++) ctx.progress({ i })
         ctx.progress(undefined)
         return { done: true }
+      })
+      // taken apart, as handlers often do: every part works outside the context object
+      .method('math.context', {}, async (_params, { caller, requestId, deadline, progress, signal, publish, log }) => {
+        progress('half')
+        log.info('context taken apart')
+        return { userId: caller.userId, requestId, deadline, aborted: signal.aborted, publish: typeof publish.toUser }
       })
     await w.start()
   })
@@ -94,6 +100,13 @@ describe('answers', () => {
     const id = await gw.send('math', 'math.echo', params, { fields: { ix: 'same length as id', 'mé': 'ü' } })
     const [{ final }] = await gw.wait([id])
     assert.deepEqual(final.result, { params, user: '42' })
+  })
+
+  test('the context can be taken apart: caller, id, deadline, progress, signal, publish, log', async () => {
+    const { final, progress } = await gw.call('math', 'math.context', {})
+    assert.deepEqual(progress, ['half'])
+    const result = final.result as { userId: string, requestId: string, deadline: number, aborted: boolean, publish: string }
+    assert.deepEqual({ ...result, deadline: result.deadline > Date.now() }, { userId: caller.userId, requestId: final.id, deadline: true, aborted: false, publish: 'function' })
   })
 
   test('an unknown method is -32601', async () => {
@@ -228,6 +241,22 @@ describe('scheduling', () => {
     assert.equal((await gw.call('late', 'late.job', {})).final.result, 1)
     assert.equal(calls, 1)
     assert.equal((await gw.wait([id], 500).catch(() => null)), null)
+  })
+
+  test('a reply Redis refuses (its key is not a list) is logged; the batch\'s other replies arrive, every request is acked', async () => {
+    const log = memoryLogger()
+    const w = worker({ service: 'wrong', logger: log }).method('wrong.job', {}, () => 'done')
+    await gw.redis.set('ipc:reply:broken', 'not a list')
+    // Both queued before the worker starts: read together, answered in one transaction.
+    const lost = await gw.send('wrong', 'wrong.job', {}, { fields: { reply: 'ipc:reply:broken' } })
+    const good = await gw.send('wrong', 'wrong.job', {})
+    await w.start()
+    assert.equal((await gw.wait([good])).map(a => a.final.result)[0], 'done')
+    await until(() => log.lines.some(l => l.level === 'error' && String((l.obj as { err?: Error }).err).includes('WRONGTYPE')), 5000, 'the lost reply logged')
+    assert.equal(await gw.redis.get('ipc:reply:broken'), 'not a list')
+    const [count] = await gw.redis.xpending('ipc:rpc:wrong', 'workers') as [number]
+    assert.equal(count, 0)
+    assert.equal((await gw.wait([lost], 300).catch(() => null)), null)
   })
 })
 
