@@ -4,6 +4,7 @@ import { Command, type Redis } from 'ioredis'
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Reply, serviceOf, validators } from '../protocol/frames.js'
 import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
+import { InFlight } from './in-flight.js'
 import type { RedisClient } from './redis-link.js'
 import type { RemoteCall } from './types.js'
 
@@ -51,7 +52,7 @@ class XaddCommand extends Command {
 }
 
 export class RpcClient {
-  private readonly pending = new Map<string, Pending>()
+  private readonly pending = new InFlight<Pending>()
   /** `known`: the answer once it came, so a cached answer costs no await */
   private readonly live = new Map<string, { alive: Promise<boolean>, known: boolean | undefined, until: number }>()
   private readonly callers = new WeakMap<object, CallerText>()
@@ -159,7 +160,7 @@ export class RpcClient {
     this.sweepAt = Infinity
     const now = Date.now()
     let next = Infinity
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.entries()) {
       if (p.deadline <= now) {
         this.pending.delete(id)
         p.reject(deadlineExceeded())
@@ -211,7 +212,7 @@ export class RpcClient {
 
   /** Fails every call in flight (Redis went away, or the node is closing). */
   failAll (err: RpcError): void {
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err)
+    for (const id of this.pending.keys()) this.settle(id)?.reject(err)
     if (this.sweepTimer !== null) clearTimeout(this.sweepTimer)
     this.sweepTimer = null
     this.sweepAt = Infinity

@@ -6,6 +6,7 @@ import type { Identity, ResolvedOptions } from '../config.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
 import type { Metrics } from './metrics.js'
+import { InFlight } from '../broker/in-flight.js'
 
 type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTimeoutMs'>
 
@@ -18,8 +19,8 @@ export class Connection {
   state: 'pending' | 'authenticated' | 'closed' = 'pending'
   identity: Identity | null = null
   readonly rooms = new Set<string>()
-  /** ids of requests in flight; notifications count in `pending` only */
-  readonly ids = new Set<RequestId>()
+  /** ids of requests in flight, by idKey; notifications count in `pending` only */
+  private readonly ids = new InFlight<true>()
   pending = 0
   /** missed heartbeats */
   missed = 0
@@ -104,6 +105,19 @@ export class Connection {
   }
 
 
+  /** whether a request with this id is in flight */
+  running (id: RequestId): boolean {
+    return this.ids.has(idKey(id))
+  }
+
+  started (id: RequestId): void {
+    this.ids.set(idKey(id), true)
+  }
+
+  ended (id: RequestId): void {
+    this.ids.delete(idKey(id))
+  }
+
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
   allowMessage (): boolean {
     const rate = this.limits.rateLimit
@@ -163,3 +177,6 @@ function uncorkAll (): void {
   }
   corkedSockets.length = corkedConnections.length = 0
 }
+
+// 1 and "1" are different ids: a string's key starts with a letter no number's text starts with.
+const idKey = (id: RequestId): string => typeof id === 'number' ? String(id) : `s${id}`

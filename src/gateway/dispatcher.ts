@@ -84,7 +84,7 @@ export class Dispatcher {
     const refuse = this.admit(conn, id)
     if (refuse !== null) return id === undefined ? undefined : errorFrame(id, refuse.toJSON())
     conn.pending++
-    if (id !== undefined) conn.ids.add(id)
+    if (id !== undefined) conn.started(id)
     const started = performance.now()
     let label = 'unknown'
     try {
@@ -101,7 +101,7 @@ export class Dispatcher {
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
       conn.pending--
-      if (id !== undefined) conn.ids.delete(id)
+      if (id !== undefined) conn.ended(id)
     }
   }
 
@@ -118,7 +118,7 @@ export class Dispatcher {
   /** The limits a request must pass before it runs, in the order PROTOCOL.md gives them. */
   private admit (conn: Connection, id: RequestId | undefined): RpcError | null {
     if (!conn.allowMessage()) return new RpcError(ErrorCode.RATE_LIMITED, 'Rate limited: too many messages')
-    if (id !== undefined && conn.ids.has(id)) return new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
+    if (id !== undefined && conn.running(id)) return new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
     if (conn.pending >= this.deps.options.maxInFlight) return new RpcError(ErrorCode.RATE_LIMITED, `Rate limited: at most ${this.deps.options.maxInFlight} requests in flight`)
     if (this.deps.hub.draining) return new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: this node is shutting down')
     return null
@@ -150,7 +150,7 @@ export class Dispatcher {
     }
     const id = req.id
     const progress = (data: unknown): void => {
-      if (id !== undefined && conn.ids.has(id)) conn.send(progressFrame(id, data))
+      if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
     if (method.handler === undefined) {
       return this.deps.broker.call({ id: `${caller.node}:${this.boot}.${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)

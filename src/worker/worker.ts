@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
+import { InFlight } from '../broker/in-flight.js'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { execute, type ExecuteDeps, JobAbort } from './execute.js'
@@ -47,7 +48,7 @@ export class Worker {
   private readonly stopTimeoutMs: number
   private readonly methods = new Map<string, WorkerMethod>()
   /** what we are working on, by stream entry id */
-  private readonly jobs = new Map<string, Job>()
+  private readonly jobs = new InFlight<Job>()
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   private redis!: Redis
   private owned = false
@@ -129,7 +130,7 @@ export class Worker {
     this.wake?.()
     await within(this.reading, READ_BLOCK_MS + 1000)
     if (this.claiming !== null) await within(this.claiming, 3000)
-    const jobs = [...this.jobs.values()]
+    const jobs = this.jobs.values()
     if (!await within(Promise.all(jobs.map(j => j.done)), this.stopTimeoutMs)) {
       for (const j of this.jobs.values()) j.abort?.abort(new Error('worker stopping'))
       this.log.warn(`stop: ${this.jobs.size} requests still running after ${this.stopTimeoutMs} ms; other workers will take them over`)
@@ -267,7 +268,7 @@ export class Worker {
   /** Takes over requests idle for CLAIM_IDLE_MS (their worker died); buries those delivered too often. */
   private async claim (): Promise<void> {
     const old = Date.now() - CLAIM_IDLE_MS / 2
-    await this.stream.renew([...this.jobs].filter(([, j]) => j.started < old).map(([id]) => id))
+    await this.stream.renew(this.jobs.entries().filter(([, j]) => j.started < old).map(([id]) => id))
     let cursor = '0-0'
     do {
       const free = this.concurrency - this.jobs.size

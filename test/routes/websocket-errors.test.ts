@@ -75,6 +75,18 @@ test('-32600: a second request with an id still in flight; the first is answered
   assert.equal(typeof (await client.call('rpc.ping', {}, 'dup')).result.time, 'number', 'the id is free again once answered')
 })
 
+test('a number id and a string id with the same digits are two requests, both in flight at once', async (t) => {
+  const gw = await gateway()
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { token: token({ sub: '1' }) })
+  t.after(() => client.close())
+  client.send({ jsonrpc: '2.0', id: 7, method: 'slow.wait' })
+  client.send({ jsonrpc: '2.0', id: '7', method: 'rpc.ping' })
+  assert.equal(typeof (await client.next(f => f.id === '7')).result?.time, 'number')
+  gw.release()
+  assert.deepEqual((await client.next(f => f.id === 7)).result, { done: true })
+})
+
 test('-32600: a batch too big, and an empty batch', async (t) => {
   const gw = await gateway({ maxBatch: 3 })
   t.after(() => gw.close())
