@@ -1,5 +1,5 @@
 // The worker of baseline-redis-server.ts: no SDK, no protocol. Reads requests with XREADGROUP and, per
-// batch, answers `<connection id>|<frame>` on the reply list and acks the batch in one pipeline.
+// batch, answers `<connection id>|<frame>` on the reply list and acks the batch in one write.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 
@@ -16,6 +16,8 @@ for (const r of [redis, blocking]) r.on('error', (err: Error) => { if (running) 
 let running = true
 // Pipelines on one connection complete in order: the last one done means all are.
 let lastBatch: Promise<unknown> = Promise.resolve()
+
+const report = (err: Error): void => { if (running) console.error(`reply: ${err.message}`) }
 
 type Entry = [string, string[] | null]
 /** RESP2 gives `[[stream, entries]]`, RESP3 with ioredis' default mapping `[stream, entries]`. */
@@ -43,13 +45,17 @@ async function loop (): Promise<void> {
       // fields: c <connection id> f <frame>, as the server writes them (null: trimmed away)
       if (fields !== null) answers.push(`${fields[1]}|${fields[3]}`)
     }
-    const p = redis.pipeline()
-    if (answers.length > 0) p.rpush(REPLIES, ...answers).pexpire(REPLIES, 60000)
+    // One corked write, as a pipeline would be. Not redis.pipeline(): ioredis' Pipeline defines a
+    // getter per instance, which makes V8 keep each one (and its replies) past young GCs; the SDK
+    // worker avoids it too (src/worker/outbox.ts).
+    redis.stream.cork()
+    if (answers.length > 0) {
+      redis.rpush(REPLIES, ...answers).catch(report)
+      redis.pexpire(REPLIES, 60000).catch(report)
+    }
     // Not awaited: the next read goes out at once, as the SDK worker's does.
-    lastBatch = p.xack(STREAM, GROUP, ...ids).exec().then(results => {
-      const err = results?.find(([e]) => e !== null)?.[0]
-      if (err != null) console.error(`reply: ${err.message}`)
-    }, (err: Error) => { if (running) console.error(`reply: ${err.message}`) })
+    lastBatch = redis.xack(STREAM, GROUP, ...ids).catch(report)
+    redis.stream.uncork()
   }
 }
 
