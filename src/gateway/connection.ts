@@ -19,8 +19,8 @@ export class Connection {
   state: 'pending' | 'authenticated' | 'closed' = 'pending'
   identity: Identity | null = null
   readonly rooms = new Set<string>()
-  /** ids of requests in flight, by idKey; notifications count in `pending` only */
-  private readonly ids = new InFlight<true>()
+  /** ids of requests in flight, by idKey, made at the first call; notifications count in `pending` only */
+  private ids: InFlight<true> | null = null
   pending = 0
   /** missed heartbeats */
   missed = 0
@@ -104,18 +104,17 @@ export class Connection {
     corkedConnections.push(this)
   }
 
-
   /** whether a request with this id is in flight */
   running (id: RequestId): boolean {
-    return this.ids.has(idKey(id))
+    return this.ids?.has(idKey(id)) ?? false
   }
 
   started (id: RequestId): void {
-    this.ids.set(idKey(id), true)
+    (this.ids ??= new InFlight()).set(idKey(id), true)
   }
 
   ended (id: RequestId): void {
-    this.ids.delete(idKey(id))
+    this.ids?.delete(idKey(id))
   }
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
