@@ -19,7 +19,7 @@ export class Connection {
   state: 'pending' | 'authenticated' | 'closed' = 'pending'
   identity: Identity | null = null
   readonly rooms = new Set<string>()
-  /** ids of requests in flight, by idKey, made at the first call; notifications count in `pending` only */
+  /** ids of requests in flight, by idKey, while there are any (most connections are idle); notifications count in `pending` only */
   private ids: InFlight<true> | null = null
   pending = 0
   /** missed heartbeats */
@@ -114,7 +114,7 @@ export class Connection {
   }
 
   ended (id: RequestId): void {
-    this.ids?.delete(idKey(id))
+    if (this.ids?.delete(idKey(id)) === true && this.ids.size === 0) this.ids = null
   }
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
