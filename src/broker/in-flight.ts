@@ -1,10 +1,11 @@
 /**
- * What is in flight (remote calls, a worker's jobs) by string key: a null-prototype object rather than
- * a Map. A Map replaces its table as entries come and go, and V8 keeps a pointer from the replaced
- * table to its successor, entries included. Once a long-lived Map's table has grown old, each next
- * table, and every entry in it, is kept through young-generation GCs by the dead one before it, until
- * a full GC: at a steady 5,500 calls/s that was most of what each call allocated, promoted (measured
- * with --trace-gc-nvp), and scavenges of 4-11 ms. An object's hash table leaves no such trail.
+ * What is in flight (remote calls, a worker's jobs, a connection's ids) by string key: a
+ * null-prototype object rather than a Map. A Map replaces its table as entries come and go, and V8
+ * keeps a pointer from the replaced table to its successor, entries included. Once a long-lived Map's
+ * table has grown old, each next table, and every entry in it, is kept through young-generation GCs
+ * by the dead one before it, until a full GC (side test, 6 calls per ms for 8 s, --trace-gc-nvp: a Map
+ * of pending calls promoted 16.9 MB, this 6.7, an idle process 5.4). An object's hash table leaves no
+ * such trail.
  */
 export class InFlight<V> {
   private table: Record<string, V> = Object.create(null)

@@ -2,11 +2,11 @@
 // It owns its timers and clears them all when it closes (like mercurius' subscription-connection).
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
+import { InFlight } from '../broker/in-flight.js'
 import type { Identity, ResolvedOptions } from '../config.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
 import type { Metrics } from './metrics.js'
-import { InFlight } from '../broker/in-flight.js'
 
 type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTimeoutMs'>
 
@@ -19,7 +19,8 @@ export class Connection {
   state: 'pending' | 'authenticated' | 'closed' = 'pending'
   identity: Identity | null = null
   readonly rooms = new Set<string>()
-  /** ids of requests in flight, by idKey, while there are any (most connections are idle); notifications count in `pending` only */
+  /** ids of requests in flight, by idKey, while there are any (most connections are idle);
+   * notifications count in `pending` only */
   private ids: InFlight<true> | null = null
   pending = 0
   /** missed heartbeats */
