@@ -8,13 +8,13 @@ const REPLIES = 'bench:chain:reply'
 const GROUP = 'g'
 const consumer = `c-${process.pid}`
 
-// XREADGROUP blocks: it gets a connection of its own; the pipelines go on the other.
+// XREADGROUP blocks: it gets a connection of its own; the answers go on the other.
 const redis = new Redis(process.env.REDIS_URL!)
 const blocking = redis.duplicate()
 for (const r of [redis, blocking]) r.on('error', (err: Error) => { if (running) console.error(`redis: ${err.message}`) })
 
 let running = true
-// Pipelines on one connection complete in order: the last one done means all are.
+// Commands on one connection complete in order: the last XACK done means every answer is.
 let lastBatch: Promise<unknown> = Promise.resolve()
 
 const report = (err: Error): void => { if (running) console.error(`reply: ${err.message}`) }
