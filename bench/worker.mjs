@@ -1,7 +1,12 @@
 // A backend worker process for rpc-redis: answers `wbench.echo` through Redis Streams with the Worker SDK.
 // Plain JS on the built SDK (dist/), as users run it: under tsx every closure the SDK makes per request
 // would also get its name set at run time (esbuild's keepNames), a cost that ships nowhere.
+import { setFlagsFromString } from 'node:v8'
 import { Worker } from '../dist/src/worker/index.js'
+
+// As README.md advises for a worker process of one's own (and `fastify-ipc worker` does): no V8
+// pretenuring, which after the full-load phases kept allocating each request in the old generation.
+setFlagsFromString('--no-allocation-site-pretenuring')
 
 const quiet = { debug () {}, info () {}, warn: (o, m) => console.error(m ?? '', o), error: (o, m) => console.error(m ?? '', o) }
 const worker = new Worker({ redis: process.env.REDIS_URL, service: 'wbench', concurrency: Number(process.env.CONCURRENCY ?? 64), logger: quiet })

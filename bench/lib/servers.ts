@@ -73,8 +73,10 @@ export async function startBaseline (opts: { batchWrites?: boolean } = {}): Prom
 /** rpc-redis's bare limit: the chain server and its worker; `proc.stop()` stops both. */
 export async function startRedisBaseline (redisUrl: string): Promise<Server & { worker: Proc }> {
   const port = await freePort()
-  const worker = forkTs('baseline-redis-worker', fileURLToPath(new URL('../baseline-redis-worker.ts', import.meta.url)), { REDIS_URL: redisUrl })
-  const server = forkTs('baseline-redis', fileURLToPath(new URL('../baseline-redis-server.ts', import.meta.url)), { PORT: String(port), REDIS_URL: redisUrl })
+  // the V8 setting the gateway and the bench's worker run with (src/cli.ts, bench/worker.mjs)
+  const v8 = ['--no-allocation-site-pretenuring']
+  const worker = forkTs('baseline-redis-worker', fileURLToPath(new URL('../baseline-redis-worker.ts', import.meta.url)), { REDIS_URL: redisUrl }, v8)
+  const server = forkTs('baseline-redis', fileURLToPath(new URL('../baseline-redis-server.ts', import.meta.url)), { PORT: String(port), REDIS_URL: redisUrl }, v8)
   const stop = async (): Promise<void> => { await Promise.all([server.stop(), worker.stop()]) }
   const http = `http://127.0.0.1:${port}`
   try {
