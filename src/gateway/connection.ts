@@ -2,7 +2,6 @@
 // It owns its timers and clears them all when it closes (like mercurius' subscription-connection).
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
-import { InFlight } from '../broker/in-flight.js'
 import type { Identity, ResolvedOptions } from '../config.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
@@ -19,9 +18,12 @@ export class Connection {
   state: 'pending' | 'authenticated' | 'closed' = 'pending'
   identity: Identity | null = null
   readonly rooms = new Set<string>()
-  /** ids of requests in flight, by idKey, while there are any (most connections are idle);
-   * notifications count in `pending` only */
-  private ids: InFlight<true> | null = null
+  /**
+   * ids of requests in flight, made at the first call (most connections stay idle): at most
+   * maxInFlight (64 by default), so a list compared with === (1 is not "1") beats a hash table, whose
+   * string keys cost a hash and a dictionary store each; notifications count in `pending` only
+   */
+  private ids: RequestId[] | null = null
   pending = 0
   /** missed heartbeats */
   missed = 0
@@ -107,15 +109,19 @@ export class Connection {
 
   /** whether a request with this id is in flight */
   running (id: RequestId): boolean {
-    return this.ids?.has(idKey(id)) ?? false
+    return this.ids !== null && this.ids.includes(id)
   }
 
   started (id: RequestId): void {
-    (this.ids ??= new InFlight()).set(idKey(id), true)
+    (this.ids ??= []).push(id)
   }
 
   ended (id: RequestId): void {
-    if (this.ids?.delete(idKey(id)) === true && this.ids.size === 0) this.ids = null
+    const ids = this.ids
+    const i = ids === null ? -1 : ids.indexOf(id)
+    if (ids === null || i < 0) return
+    ids[i] = ids[ids.length - 1] // order does not matter: swap with the last
+    ids.pop()
   }
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
@@ -178,7 +184,3 @@ function uncorkAll (): void {
   corkedSockets.length = corkedConnections.length = 0
 }
 
-// 1 and "1" are different ids, hence a letter for each kind. A number's own text would be an array
-// index: on a fresh table V8 then backs id 700 with an array of 700+ slots (4-8 KB per call, heap
-// sampling at 12,000 calls/s, bench/README.md item 26).
-const idKey = (id: RequestId): string => typeof id === 'number' ? `n${id}` : `s${id}`
