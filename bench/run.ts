@@ -70,6 +70,20 @@ async function withServer<T> (start: () => Promise<Server>, fn: (s: Server) => P
   }
 }
 
+/**
+ * Four fresh load processes for one part of the run (RPC uses two of them). Kept from part to part,
+ * they held the heaps of 10,000-15,000 closed sockets, and V8 collected those in full GCs (10-15 ms
+ * pauses, marking threads on both cores) while the next part measured tail latency.
+ */
+async function withLoad (fn: (group: LoadGroup, rpcGroup: LoadGroup) => Promise<void>): Promise<void> {
+  const group = await LoadGroup.start(4, 'load')
+  try {
+    await fn(group, new LoadGroup(group.loaders.slice(0, 2)))
+  } finally {
+    await group.stop()
+  }
+}
+
 async function main (): Promise<void> {
   installCleanup()
   if (process.env.BENCH_SKIP_BUILD !== '1') {
@@ -77,40 +91,35 @@ async function main (): Promise<void> {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' })
   }
   if (!existsSync(`${root}dist/src/cli.js`)) throw new Error('dist/src/cli.js is missing: npm run build')
-  // Four load processes; RPC uses two of them.
-  const group = await LoadGroup.start(4, 'load')
-  const rpcGroup = new LoadGroup(group.loaders.slice(0, 2))
-  try {
-    // The machine is shared and noisy: baseline and gateway alternate, and each keeps its best round.
-    if (wants('rpc')) {
-      await rounds([
-        async () => await withServer(async () => await startBaseline(), async s => await rpcScenario('baseline echo', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'none')),
-        // information only: the targets are defined against the plain echo server above
-        async () => await withServer(async () => await startBaseline({ batchWrites: true }), async s => await rpcScenario('baseline echo (batched writes)', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'none')),
-        async () => await withServer(async () => await startGateway({ methods: true }), async s => await rpcScenario('rpc-local', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'header'))
-      ])
-    }
-    if (wants('broadcast')) {
-      await rounds([
-        async () => await withServer(async () => await startBaseline(), async s => await broadcastScenario('baseline send-to-all', [s], group, PLAN.broadcast, 'none')),
-        async () => await withServer(async () => await startGateway(), async s => await broadcastScenario('broadcast', [s], group, PLAN.broadcast, 'header'))
-      ])
-    }
-    if (wants('connections')) {
-      // Fresh processes, so the RSS difference is the connections' and nothing else's.
+  // The machine is shared and noisy: baseline and gateway alternate, and each keeps its best round.
+  if (wants('rpc')) {
+    await withLoad(async (_group, rpcGroup) => await rounds([
+      async () => await withServer(async () => await startBaseline(), async s => await rpcScenario('baseline echo', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'none')),
+      // information only: the targets are defined against the plain echo server above
+      async () => await withServer(async () => await startBaseline({ batchWrites: true }), async s => await rpcScenario('baseline echo (batched writes)', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'none')),
+      async () => await withServer(async () => await startGateway({ methods: true }), async s => await rpcScenario('rpc-local', [s], {}, rpcGroup, 'bench.echo', PLAN.rpc, 'header'))
+    ]))
+  }
+  if (wants('broadcast')) {
+    await withLoad(async group => await rounds([
+      async () => await withServer(async () => await startBaseline(), async s => await broadcastScenario('baseline send-to-all', [s], group, PLAN.broadcast, 'none')),
+      async () => await withServer(async () => await startGateway(), async s => await broadcastScenario('broadcast', [s], group, PLAN.broadcast, 'header'))
+    ]))
+  }
+  if (wants('connections')) {
+    // Fresh processes, so the RSS difference is the connections' and nothing else's.
+    await withLoad(async group => {
       await withServer(async () => await startBaseline(), async s => record(await connectionsScenario('baseline connections', s, group, PLAN.idleConnections, 'none')))
       await withServer(async () => await startGateway(), async s => record(await connectionsScenario('connections', s, group, PLAN.idleConnections, 'message')))
+    })
+  }
+  if (wants('redis')) {
+    const redis = await startRedis()
+    try {
+      await withLoad(async (group, rpcGroup) => { for (const row of await redisScenarios(redis, group, rpcGroup, PLAN, log, skipped)) record(row) })
+    } finally {
+      await redis.proc.stop()
     }
-    if (wants('redis')) {
-      const redis = await startRedis()
-      try {
-        for (const row of await redisScenarios(redis, group, rpcGroup, PLAN, log, skipped)) record(row)
-      } finally {
-        await redis.proc.stop()
-      }
-    }
-  } finally {
-    await group.stop()
   }
 
   const targets = evaluate(new Map(rows.map(r => [r.scenario, r])))
