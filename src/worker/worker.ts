@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
-import { InFlight } from '../broker/in-flight.js'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { execute, type ExecuteDeps, JobAbort } from './execute.js'
+import { type Job, Jobs } from './jobs.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
@@ -37,8 +37,6 @@ const READ_BLOCK_MS = 2000
 const CLAIM_EVERY_MS = 1000
 const RETRY_MS = 1000
 
-interface Job { started: number, abort: JobAbort | null, done: Promise<void> }
-
 export class Worker {
   readonly id: string
   readonly service: string
@@ -47,8 +45,8 @@ export class Worker {
   private readonly log: WorkerLogger
   private readonly stopTimeoutMs: number
   private readonly methods = new Map<string, WorkerMethod>()
-  /** what we are working on, by stream entry id */
-  private readonly jobs = new InFlight<Job>()
+  /** what we are working on */
+  private readonly jobs = new Jobs()
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   private redis!: Redis
   private owned = false
@@ -130,9 +128,9 @@ export class Worker {
     this.wake?.()
     await within(this.reading, READ_BLOCK_MS + 1000)
     if (this.claiming !== null) await within(this.claiming, 3000)
-    const jobs = this.jobs.values()
+    const jobs = this.jobs.all()
     if (!await within(Promise.all(jobs.map(j => j.done)), this.stopTimeoutMs)) {
-      for (const j of this.jobs.values()) j.abort?.abort(new Error('worker stopping'))
+      for (const j of this.jobs.all()) j.abort?.abort(new Error('worker stopping'))
       this.log.warn(`stop: ${this.jobs.size} requests still running after ${this.stopTimeoutMs} ms; other workers will take them over`)
     }
     const left = this.redis.zrem(this.keys.workers(this.service), this.id)
@@ -214,8 +212,8 @@ export class Worker {
 
   /** Runs a request (or, given its delivery count, buries it) as a job counted against the concurrency. */
   private dispatch (entryId: string, fields: string[], deliveries?: number): void {
-    const job: Job = { started: Date.now(), abort: null, done: Promise.resolve() }
-    this.jobs.set(entryId, job)
+    const job: Job = { entryId, started: Date.now(), abort: null, done: Promise.resolve(), slot: -1 }
+    this.jobs.add(job)
     job.done = this.run(entryId, fields, job, deliveries)
   }
 
@@ -227,7 +225,7 @@ export class Worker {
     } catch (err) {
       this.log.error({ err, entryId }, 'could not answer a request; it is delivered again unless Redis applied its ack')
     } finally {
-      this.jobs.delete(entryId)
+      this.jobs.remove(job)
       this.wake?.()
     }
   }
@@ -268,7 +266,7 @@ export class Worker {
   /** Takes over requests idle for CLAIM_IDLE_MS (their worker died); buries those delivered too often. */
   private async claim (): Promise<void> {
     const old = Date.now() - CLAIM_IDLE_MS / 2
-    await this.stream.renew(this.jobs.entries().filter(([, j]) => j.started < old).map(([id]) => id))
+    await this.stream.renew(this.jobs.all().filter(j => j.started < old).map(j => j.entryId))
     let cursor = '0-0'
     do {
       const free = this.concurrency - this.jobs.size
