@@ -4,7 +4,7 @@ import { Command, type Redis } from 'ioredis'
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Reply, serviceOf, validators } from '../protocol/frames.js'
 import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
-import { InFlight } from './in-flight.js'
+import { Slots } from './slots.js'
 import type { RedisClient } from './redis-link.js'
 import type { RemoteCall } from './types.js'
 
@@ -16,6 +16,9 @@ const DEAD_CACHE_MS = 250
 const MAXLEN = String(REQUEST_MAXLEN)
 
 interface Pending {
+  /** `<node>:<boot>.<slot>.<seq>`: unique per node, and says where its reply finds it */
+  id: string
+  slot: number
   resolve (result: unknown): void
   reject (err: RpcError): void
   progress (data: unknown): void
@@ -52,7 +55,10 @@ class XaddCommand extends Command {
 }
 
 export class RpcClient {
-  private readonly pending = new InFlight<Pending>()
+  private readonly pending = new Slots<Pending>()
+  /** call ids start with the node and its start time, so a node restarted with the same id never takes a reply meant for its former life */
+  private readonly idPrefix: string
+  private seq = 0
   /** `known`: the answer once it came, so a cached answer costs no await */
   private readonly live = new Map<string, { alive: Promise<boolean>, known: boolean | undefined, until: number }>()
   private readonly callers = new WeakMap<object, CallerText>()
@@ -86,6 +92,7 @@ export class RpcClient {
     private readonly hooks: RpcHooks
   ) {
     this.replyKey = keys.reply(nodeId)
+    this.idPrefix = `${nodeId}:${Date.now().toString(36)}.`
     this.replyBulks = bulk('reply') + bulk(this.replyKey) + bulk('deadline')
     this.fast = !redis.isCluster && !(redis as Redis).options.keyPrefix
   }
@@ -99,18 +106,20 @@ export class RpcClient {
     return this.alive(service).then(alive => this.start(service, call, progress, alive))
   }
 
-  private start (service: string, { id, method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
+  private start (service: string, { method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
     if (!alive) return Promise.reject(new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`))
     if (deadline <= Date.now()) return Promise.reject(deadlineExceeded())
-    if (this.pending.has(id)) return Promise.reject(new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: call id ${id} is already in flight`))
+    let p!: Pending
     const result = new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, progress, deadline, started: performance.now() })
+      p = { id: '', slot: -1, resolve, reject, progress, deadline, started: performance.now() }
     })
+    this.pending.add(p)
+    const id = p.id = `${this.idPrefix}${p.slot}.${++this.seq}`
     if (deadline < this.sweepAt) this.armSweep(deadline)
     // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
     const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline))
     sent.catch(() => {
-      this.settle(id)?.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
+      if (this.pending.remove(p)) p.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
     })
     return result
   }
@@ -160,9 +169,9 @@ export class RpcClient {
     this.sweepAt = Infinity
     const now = Date.now()
     let next = Infinity
-    for (const [id, p] of this.pending.entries()) {
+    for (const p of this.pending.all()) {
       if (p.deadline <= now) {
-        this.pending.delete(id)
+        this.pending.remove(p)
         p.reject(deadlineExceeded())
       } else if (p.deadline < next) next = p.deadline
     }
@@ -212,7 +221,10 @@ export class RpcClient {
 
   /** Fails every call in flight (Redis went away, or the node is closing). */
   failAll (err: RpcError): void {
-    for (const id of this.pending.keys()) this.settle(id)?.reject(err)
+    for (const p of this.pending.all()) {
+      this.pending.remove(p)
+      p.reject(err)
+    }
     if (this.sweepTimer !== null) clearTimeout(this.sweepTimer)
     this.sweepTimer = null
     this.sweepAt = Infinity
@@ -240,7 +252,7 @@ export class RpcClient {
       this.hooks.dropped()
       return
     }
-    const p = this.pending.get(reply.id)
+    const p = this.lookup(reply.id)
     if (p === undefined) { // late, duplicate, or meant for an earlier life of this node
       this.hooks.dropped()
       return
@@ -249,18 +261,18 @@ export class RpcClient {
       p.progress(reply.progress)
       return
     }
-    this.settle(reply.id)
+    this.pending.remove(p)
     this.hooks.waited((performance.now() - p.started) / 1000)
     // `{"id"}` alone is a result too: JSON.stringify drops a handler's `undefined`
     if (reply.error !== undefined) p.reject(new RpcError(reply.error.code, reply.error.message, reply.error.data))
     else p.resolve(reply.result ?? null)
   }
 
-  private settle (id: string): Pending | undefined {
-    const p = this.pending.get(id)
-    if (p === undefined) return undefined
-    this.pending.delete(id)
-    return p
+  /** The call a reply's id names: its slot is the number before the last dot. */
+  private lookup (id: string): Pending | undefined {
+    const end = id.lastIndexOf('.')
+    const p = this.pending.at(Number(id.slice(id.lastIndexOf('.', end - 1) + 1, end)))
+    return p !== undefined && p.id === id ? p : undefined
   }
 
   // A worker heartbeats with score = its expiry: one member scored in the future means one alive.

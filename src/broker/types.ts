@@ -20,7 +20,6 @@ export interface DeliveredEvent {
 }
 
 export interface RemoteCall {
-  id: string
   method: string
   params: unknown
   caller: Caller

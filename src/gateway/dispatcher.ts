@@ -27,9 +27,6 @@ export interface DispatcherDeps {
 const checkResults = process.env.NODE_ENV !== 'production'
 
 export class Dispatcher {
-  private seq = 0
-  // in call ids, so a node restarted with the same id never takes a reply meant for its former life
-  private readonly boot = Date.now().toString(36)
   private readonly durationsOk = new Map<string, { observe (seconds: number): void }>()
   private readonly durationsError = new Map<string, { observe (seconds: number): void }>()
 
@@ -153,7 +150,7 @@ export class Dispatcher {
       if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
     if (method.handler === undefined) {
-      return this.deps.broker.call({ id: `${caller.node}:${this.boot}.${++this.seq}`, method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      return this.deps.broker.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
     return this.local(method, params, ctx, timeoutMs)

@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
+import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { execute, type ExecuteDeps, JobAbort } from './execute.js'
-import { type Job, Jobs } from './jobs.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
@@ -37,6 +37,8 @@ const READ_BLOCK_MS = 2000
 const CLAIM_EVERY_MS = 1000
 const RETRY_MS = 1000
 
+interface Job { readonly entryId: string, readonly started: number, abort: JobAbort | null, done: Promise<void>, slot: number }
+
 export class Worker {
   readonly id: string
   readonly service: string
@@ -46,7 +48,7 @@ export class Worker {
   private readonly stopTimeoutMs: number
   private readonly methods = new Map<string, WorkerMethod>()
   /** what we are working on */
-  private readonly jobs = new Jobs()
+  private readonly jobs = new Slots<Job>()
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   private redis!: Redis
   private owned = false
@@ -273,7 +275,8 @@ export class Worker {
       if (free <= 0 || this.state !== 'running') return
       const { next, entries } = await this.stream.claim(cursor, free)
       cursor = next
-      const fresh = entries.filter((e): e is [string, string[]] => e[1] !== null && !this.jobs.has(e[0]))
+      const mine = new Set(this.jobs.all().map(j => j.entryId))
+      const fresh = entries.filter((e): e is [string, string[]] => e[1] !== null && !mine.has(e[0]))
       const counts = await Promise.all(fresh.map(async ([entryId]) => await this.stream.deliveries(entryId)))
       fresh.forEach(([entryId, fields], i) => {
         const count = counts[i]

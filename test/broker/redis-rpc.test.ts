@@ -208,6 +208,33 @@ test('deadline: -32008 when the worker is too slow; its late reply is dropped', 
   assert.equal((await client.call('slow.op', {})).result, 'ok')
 })
 
+test('a reply finds its call by the slot in its id: ids naming another call, or nothing, are dropped', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'slots')
+  t.after(() => worker.close())
+  await worker.register({ 'slots.op': { timeoutMs: 5000 } })
+  const gw = await startGateway({ redis: redis.url, nodeId: 'slot.node' })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+
+  const calls = [client.call('slots.op', {}, 'a'), client.call('slots.op', {}, 'b')]
+  const reqs = await worker.take(2, 2000)
+  if (reqs.length < 2) reqs.push(...await worker.take(1, 2000))
+  const [a, b] = reqs.sort((x, y) => x.id < y.id ? -1 : 1)
+  assert.match(a.id, /^slot\.node:[0-9a-z]+\.\d+\.\d+$/, 'node, start time, slot and sequence')
+  // the same slot with another sequence, a slot out of range, and ids with no slot at all
+  const end = a.id.lastIndexOf('.')
+  const forged = [a.id.slice(0, end) + '.999999', a.id.slice(0, a.id.lastIndexOf('.', end - 1)) + '.77.' + a.id.slice(end + 1), 'x', '', '..', a.id + '.1', '1e3.5']
+  for (const id of forged) await worker.answer({ ...a, id }, { result: 'forged' })
+  await until('the forged replies drained', async () => await raw.exists(a.reply) === 0)
+  await until('counted as dropped', async () => new RegExp(`ipc_redis_replies_dropped_total ${forged.length}\\b`).test(await (await fetch(`${gw.http}/metrics`)).text()))
+  assert.equal(client.frames.length, 0, 'no call was answered by a forged id')
+
+  await worker.answer(b, { result: 'b' })
+  await worker.answer(a, { result: 'a' })
+  assert.deepEqual((await Promise.all(calls)).map(r => r.result), ['a', 'b'])
+})
+
 test('the request stream stays bounded and a reply list outlives no node by more than 60 s', async (t) => {
   const stream = 'ipc:rpc:bulk'
   for (let i = 0; i < 11; i++) {
@@ -245,7 +272,9 @@ test('metrics: stream length and pending per service, reply wait, breaker state'
   t.after(() => client.close())
   worker.serve(() => ({ result: true }))
   assert.equal((await client.call('metered.op', {})).result, true)
-  const text = await (await fetch(`${gw.http}/metrics`)).text()
+  // the double acks after it replied (three commands, one after the other): the answer can come first
+  let text = ''
+  await until('the request acked', async () => /ipc_redis_stream_pending\{service="metered"\} 0/.test(text = await (await fetch(`${gw.http}/metrics`)).text()))
   assert.match(text, /ipc_redis_stream_length\{service="metered"\} 1/)
   assert.match(text, /ipc_redis_stream_pending\{service="metered"\} 0/)
   assert.match(text, /ipc_redis_reply_wait_seconds_count 1/)
