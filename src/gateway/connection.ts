@@ -183,4 +183,3 @@ function uncorkAll (): void {
   }
   corkedSockets.length = corkedConnections.length = 0
 }
-
