@@ -1,27 +1,33 @@
-// The replies and acks of one event-loop turn, sent together (PROTOCOL.md section 9): one MULTI with,
-// per reply list, an RPUSH of all its replies and the PEXPIRE, then one XACK of every answered entry.
-// Each command still touches one key. Per request this was a MULTI/RPUSH/PEXPIRE/EXEC and, once that
-// had answered, an XACK: two writes and two round trips, most of a busy worker's CPU.
+// The replies and acks of one event-loop turn, sent together (PROTOCOL.md section 9).
 //
-// The commands are ioredis `Command`s sent in one corked pass, not `redis.multi()`: its Pipeline
-// defines a getter per instance (`length`), and V8 then keeps every pipeline, with its commands and
-// replies, alive through young-generation GCs until the next full one. Under a steady load that was
-// 20% of everything the worker allocated, promoted (10-20 MB/s), with scavenges of 7-11 ms. A client
-// with auto-pipelining cannot reorder them either: `sendCommand` goes around it.
+// On one Redis server: one MULTI with, per reply list, an RPUSH of all its replies and the PEXPIRE,
+// then one XACK of every answered entry. Per request this was a MULTI/RPUSH/PEXPIRE/EXEC and, once
+// that had answered, an XACK: two writes and two round trips, most of a busy worker's CPU. The
+// commands are ioredis `Command`s sent in one corked pass, not `redis.multi()`: its Pipeline defines
+// a getter per instance (`length`), and V8 then keeps every pipeline, with its commands and replies,
+// alive through young-generation GCs until the next full one. Under a steady load that was 20% of
+// everything the worker allocated, promoted (10-20 MB/s), with scavenges of 7-11 ms. A client with
+// auto-pipelining cannot reorder them either: `sendCommand` goes around it.
 //
 // The XACK rides in the same transaction as the replies: if the MULTI is refused (out of memory, the
 // connection lost) none of it happens and the request stays pending for another delivery, as when the
 // ack waited for the reply; an RPUSH failing inside EXEC (the reply key is not a list) loses that
 // reply and is reported to whoever sent it.
+//
+// On a Redis Cluster a transaction holds the keys of one slot only: each reply list gets a MULTI of
+// its own (`multi()`, routed by its key), and the requests it answers are acked once it succeeded.
 import { Command, type Redis } from 'ioredis'
 import { REPLY_TTL_MS, WORKER_GROUP } from '../broker/keys.js'
+import type { WorkerRedis } from './redis.js'
 
 // A bound on the arguments of one RPUSH/XACK (a handler may send progress in a tight loop).
 const MAX_ARGS = 1000
 
-/** One list's replies (or the acks) of this turn: every item shares the outcome of its commands. */
+/** One list's replies of this turn, and the requests they answer: every item shares the outcome of its commands. */
 interface Part {
   items: string[]
+  /** entry ids of the requests whose final reply is among `items` */
+  acks: string[]
   done: Promise<void>
   resolve (): void
   reject (err: unknown): void
@@ -30,10 +36,11 @@ interface Part {
 export class Outbox {
   /** this turn's replies by list key, in the order they came */
   private replies = new Map<string, Part>()
-  private acks: Part | null = null
+  /** this turn's acks of requests answered by nobody */
+  private acks: string[] = []
   private scheduled = false
 
-  constructor (private readonly redis: Redis, private readonly stream: string, private readonly ackFailed: (err: unknown, count: number) => void) {}
+  constructor (private readonly redis: WorkerRedis, private readonly stream: string, private readonly ackFailed: (err: unknown, count: number) => void) {}
 
   /** A progress frame: RPUSH + PEXPIRE of `text` on `key`; replies to one key keep their order. */
   reply (key: string, text: string): Promise<void> {
@@ -44,17 +51,18 @@ export class Outbox {
   }
 
   /**
-   * The final reply, and the XACK of its request in the same transaction. Settles with the reply; a
-   * failed XACK is reported to `ackFailed` (the request is then delivered again, never lost).
+   * The final reply, and the XACK of its request (in the same transaction on one server, after it on
+   * a Cluster). Settles with the reply; a failed XACK is reported to `ackFailed` (the request is then
+   * delivered again, never lost).
    */
   answer (key: string, text: string, entryId: string): Promise<void> {
-    (this.acks ??= part()).items.push(entryId)
+    this.part(key).acks.push(entryId)
     return this.reply(key, text)
   }
 
   /** XACK of a request answered by nobody (past its deadline, unreadable without a reply key). */
   ack (entryId: string): void {
-    (this.acks ??= part()).items.push(entryId)
+    this.acks.push(entryId)
     this.schedule()
   }
 
@@ -73,47 +81,81 @@ export class Outbox {
 
   private readonly flush = (): void => {
     this.scheduled = false
+    const replies = this.replies
+    const acks = this.acks
+    this.replies = new Map()
+    this.acks = []
+    if (this.redis.isCluster) this.sendEach(replies, acks)
+    else this.sendOne(this.redis as Redis, replies, acks)
+  }
+
+  private sendOne (redis: Redis, replies: Map<string, Part>, acks: string[]): void {
     const commands = [new Command('multi')]
     // each part with the index of its first and last command in the EXEC results
     const parts: Array<[Part, number, number]> = []
-    for (const [key, p] of this.replies) {
+    for (const [key, p] of replies) {
       const first = commands.length - 1
       for (let i = 0; i < p.items.length; i += MAX_ARGS) commands.push(this.command('rpush', [key, ...p.items.slice(i, i + MAX_ARGS)]))
       commands.push(this.command('pexpire', [key, REPLY_TTL_MS]))
       parts.push([p, first, commands.length - 2])
+      for (const id of p.acks) acks.push(id)
     }
-    const acks = this.acks
-    if (acks !== null) {
-      const first = commands.length - 1
-      for (let i = 0; i < acks.items.length; i += MAX_ARGS) commands.push(this.command('xack', [this.stream, WORKER_GROUP, ...acks.items.slice(i, i + MAX_ARGS)]))
-      parts.push([acks, first, commands.length - 2])
-    }
+    const firstAck = commands.length - 1
+    for (let i = 0; i < acks.length; i += MAX_ARGS) commands.push(this.command('xack', [this.stream, WORKER_GROUP, ...acks.slice(i, i + MAX_ARGS)]))
+    const lastAck = commands.length - 2
     const exec = new Command('exec')
     commands.push(exec)
-    this.replies = new Map()
-    this.acks = null
     // One corked pass: the transaction leaves in one write, and nothing else comes between its commands.
-    const socket = this.redis.stream
+    const socket = redis.stream
     socket?.cork()
-    for (const c of commands) this.redis.sendCommand(c)
+    for (const c of commands) redis.sendCommand(c)
     socket?.uncork()
     // A command refused while queued (out of memory) makes the EXEC fail too: that failure is the one said.
     for (let i = 0; i < commands.length - 1; i++) commands[i].promise.catch(() => undefined)
     exec.promise.then((results: unknown[] | null) => {
+      const failure = (first: number, last: number): unknown => results === null ? new Error('reply transaction aborted') : results.slice(first, last + 1).find(r => r instanceof Error)
       for (const [p, first, last] of parts) {
-        const err = results === null ? new Error('reply transaction aborted') : results.slice(first, last + 1).find(r => r instanceof Error)
+        const err = failure(first, last)
         if (err === undefined) p.resolve()
         else p.reject(err)
       }
+      // Nobody waits for an XACK: a failed one is said once for the batch.
+      const err = acks.length === 0 ? undefined : failure(firstAck, lastAck)
+      if (err !== undefined) this.ackFailed(err, acks.length)
     }, err => {
       for (const [p] of parts) p.reject(err)
+      if (acks.length > 0) this.ackFailed(err, acks.length)
     })
-    // Nobody waits for an XACK: a failed one is said once for the batch.
-    acks?.done.catch(err => this.ackFailed(err, acks.items.length))
+  }
+
+  private sendEach (replies: Map<string, Part>, acks: string[]): void {
+    for (const [key, p] of replies) {
+      const tx = this.redis.multi()
+      for (let i = 0; i < p.items.length; i += MAX_ARGS) tx.rpush(key, ...p.items.slice(i, i + MAX_ARGS))
+      tx.pexpire(key, REPLY_TTL_MS)
+      tx.exec().then(results => {
+        const err = results === null ? new Error('reply transaction aborted') : results.find(([e]) => e !== null)?.[0]
+        if (err !== undefined) {
+          // not acked: its requests are delivered again
+          p.reject(err)
+          return
+        }
+        p.resolve()
+        this.xack(p.acks)
+      }, err => p.reject(err))
+    }
+    this.xack(acks)
+  }
+
+  private xack (ids: string[]): void {
+    for (let i = 0; i < ids.length; i += MAX_ARGS) {
+      const batch = ids.slice(i, i + MAX_ARGS)
+      this.redis.xack(this.stream, WORKER_GROUP, ...batch).catch(err => this.ackFailed(err, batch.length))
+    }
   }
 
   private command (name: string, args: Array<string | number>): Command {
-    return new Command(name, args, { keyPrefix: this.redis.options.keyPrefix })
+    return new Command(name, args, { keyPrefix: (this.redis as Redis).options.keyPrefix })
   }
 }
 
@@ -123,5 +165,5 @@ function part (): Part {
   const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
   // a part's failure is reported by whoever awaits it, or ackFailed; never an unhandled rejection
   done.catch(() => undefined)
-  return { items: [], done, resolve, reject }
+  return { items: [], acks: [], done, resolve, reject }
 }

@@ -1,9 +1,8 @@
 // Publishes events on the `ipc:events` stream, which every gateway node reads (PROTOCOL.md section 9).
-import type { Redis } from 'ioredis'
 import { EVENTS_MAXLEN, keys } from '../broker/keys.js'
 import type { OutgoingEvent } from '../broker/types.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
-import { close, connect, type RedisInput } from './redis.js'
+import { close, connect, type RedisInput, type WorkerRedis } from './redis.js'
 
 export interface PublisherOptions {
   redis: RedisInput
@@ -19,7 +18,7 @@ export interface PublishOptions {
 }
 
 export class Publisher {
-  private readonly redis: Redis
+  private readonly redis: WorkerRedis
   private readonly owned: boolean
   private readonly stream: string
 

@@ -1,13 +1,16 @@
 // Redis connections the worker side owns or borrows, and the reply shapes ioredis gives back.
-import { Redis, type RedisOptions } from 'ioredis'
+import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { Entry } from '../broker/stream-entries.js'
 import type { WorkerLogger } from './log.js'
 
-/** A URL, ioredis options, or a client of your own (never quit by us). */
-export type RedisInput = string | RedisOptions | Redis
+/** A connection to one Redis server, or to a Redis Cluster (every command the worker sends touches one key). */
+export type WorkerRedis = Redis | Cluster
+
+/** A URL, ioredis options, or a client of your own, `Redis` or `Cluster` (never quit by us). */
+export type RedisInput = string | RedisOptions | WorkerRedis
 
 export interface Connection {
-  client: Redis
+  client: WorkerRedis
   /** whether we made it, and so must close it */
   owned: boolean
 }
@@ -19,12 +22,12 @@ export function connect (input: RedisInput, log: WorkerLogger, name: string): Co
 }
 
 /** A connection of its own for a blocking command, closed by the caller. */
-export function duplicate (client: Redis, log: WorkerLogger, name: string): Redis {
+export function duplicate (client: WorkerRedis, log: WorkerLogger, name: string): WorkerRedis {
   return watch(client.duplicate(), log, name)
 }
 
 // ioredis reconnects by itself; say so once per state change, not once per retry.
-function watch (client: Redis, log: WorkerLogger, name: string): Redis {
+function watch<C extends WorkerRedis> (client: C, log: WorkerLogger, name: string): C {
   let up = true
   client.on('error', (err: Error) => {
     if (!up) return
@@ -39,12 +42,13 @@ function watch (client: Redis, log: WorkerLogger, name: string): Redis {
   return client
 }
 
-function isClient (input: RedisInput): input is Redis {
+function isClient (input: RedisInput): input is WorkerRedis {
   return typeof (input as Redis).duplicate === 'function'
 }
 
 /** QUIT, or a hard disconnect when Redis does not answer within `ms`. */
-export async function close (client: Redis, ms = 2000): Promise<void> {
+export async function close (client: WorkerRedis, ms = 2000): Promise<void> {
+  if (client.status === 'end') return
   let timer: NodeJS.Timeout | undefined
   await Promise.race([
     client.quit().catch(() => undefined),

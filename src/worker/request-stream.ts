@@ -1,12 +1,11 @@
 // Every command a worker sends about the stream `ipc:rpc:<service>`, as one consumer of group `workers`.
-import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, REQUEST_MAXLEN, WORKER_GROUP } from '../broker/keys.js'
 import { type Entry, readEntries } from '../broker/stream-entries.js'
-import { type RawEntry, textEntries } from './redis.js'
+import { type RawEntry, textEntries, type WorkerRedis } from './redis.js'
 
 export class RequestStream {
   constructor (
-    private readonly redis: Redis,
+    private readonly redis: WorkerRedis,
     readonly key: string,
     private readonly deadKey: string,
     private readonly consumer: string
@@ -22,7 +21,7 @@ export class RequestStream {
   }
 
   /** New requests, on a connection of its own (`blocking`), waiting up to `blockMs`. */
-  async read (blocking: Redis, count: number, blockMs: number): Promise<Entry[]> {
+  async read (blocking: WorkerRedis, count: number, blockMs: number): Promise<Entry[]> {
     const reply = await blocking.callBuffer('XREADGROUP', 'GROUP', WORKER_GROUP, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.key, '>')
     return textEntries(readEntries<RawEntry>(reply))
   }

@@ -2,7 +2,6 @@
 // concurrency, heartbeats, and takes over what dead workers left behind (PROTOCOL.md section 9).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
@@ -10,14 +9,14 @@ import { execute, type ExecuteDeps, JobAbort } from './execute.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
-import { close, connect, duplicate, type RedisInput } from './redis.js'
+import { close, connect, duplicate, type RedisInput, type WorkerRedis } from './redis.js'
 import { Outbox } from './outbox.js'
 import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
 import { RequestStream } from './request-stream.js'
 
 export interface WorkerOptions {
-  /** a URL, ioredis options, or your own ioredis client (left open on stop) */
+  /** a URL, ioredis options, or your own ioredis `Redis` or `Cluster` (left open on stop) */
   redis: RedisInput
   /** the service this worker serves: methods are named `<service>.<name>` (`default`: names without dots) */
   service: string
@@ -50,9 +49,9 @@ export class Worker {
   /** what we are working on */
   private readonly jobs = new Slots<Job>()
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
-  private redis!: Redis
+  private redis!: WorkerRedis
   private owned = false
-  private blocking!: Redis
+  private blocking!: WorkerRedis
   private stream!: RequestStream
   private outbox!: Outbox
   private blockingId: number | null = null
@@ -126,7 +125,10 @@ export class Worker {
     this.redis.off('ready', this.reannounce)
     for (const t of this.timers) clearInterval(t)
     // Not awaited: while Redis is unreachable it would wait for the reconnect; the read is bounded anyway.
-    if (this.blockingId !== null) this.redis.call('CLIENT', 'UNBLOCK', this.blockingId).catch(() => undefined)
+    // A Cluster routes commands by key, not to the node the read waits on: its reading connection is
+    // dropped instead (entries it was being handed stay pending, and are taken over).
+    if (this.blocking.isCluster) this.blocking.disconnect()
+    else if (this.blockingId !== null) this.redis.call('CLIENT', 'UNBLOCK', this.blockingId).catch(() => undefined)
     this.wake?.()
     await within(this.reading, READ_BLOCK_MS + 1000)
     if (this.claiming !== null) await within(this.claiming, 3000)
@@ -177,7 +179,7 @@ export class Worker {
         continue
       }
       try {
-        this.blockingId ??= Number(await this.blocking.client('ID'))
+        if (!this.blocking.isCluster) this.blockingId ??= Number(await this.blocking.call('CLIENT', 'ID'))
         for (const [entryId, fields] of await this.stream.read(this.blocking, free, READ_BLOCK_MS)) {
           if (fields !== null) this.dispatch(entryId, fields)
         }

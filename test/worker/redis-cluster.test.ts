@@ -1,0 +1,81 @@
+// The Worker SDK and a gateway on a real Redis Cluster of three masters: the keys of PROTOCOL.md
+// section 9 live on different nodes (with three masters the request stream, the reply list and the
+// worker set each land on another).
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Cluster } from 'ioredis'
+import Type from 'typebox'
+import { startCluster, type TestCluster } from '../helpers/redis-cluster.js'
+import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
+import { Worker } from '../../src/worker/index.js'
+import { memoryLogger, until } from './fake-gateway.js'
+
+let cluster: TestCluster
+let gw: TestGateway
+let worker: Worker
+let client: TestClient
+const clients: Cluster[] = []
+
+before(async () => {
+  cluster = await startCluster()
+  const redis = (): Cluster => { const c = cluster.client(); clients.push(c); return c }
+  gw = await startGateway({ redis: redis(), nodeId: 'c1', publicRooms: ['lobby'] })
+  worker = new Worker({ redis: redis(), service: 'calc', logger: memoryLogger() })
+    .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
+    .method('calc.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
+      for (let i = 1; i <= to; i++) ctx.progress({ i })
+      return { done: true }
+    })
+    .method('calc.tell', {}, async (_params, ctx) => {
+      await ctx.publish.toUser(ctx.caller.userId, 'calc.told', { hello: ctx.caller.userId })
+      return { told: true }
+    })
+  await worker.start()
+  client = await TestClient.connect(gw.url, { token: token({ sub: 'u1' }) })
+  // the gateway learns the worker's methods from the catalog news (PUBLISH, which a Cluster carries to every node)
+  await until(async () => (await client.call('calc.add', { a: 0, b: 0 })).result !== undefined, 10000, 'the worker\'s methods at the gateway')
+})
+
+after(async () => {
+  await client?.close()
+  await worker?.stop()
+  await gw?.close()
+  await Promise.all(clients.map(async c => await c.quit().catch(() => c.disconnect())))
+  await cluster?.stop()
+})
+
+test('calls are answered, and their requests acked', async () => {
+  const frames = await Promise.all(Array.from({ length: 20 }, async (_, i) => await client.call('calc.add', { a: i, b: 1 })))
+  assert.deepEqual(frames.map(f => f.result), Array.from({ length: 20 }, (_, i) => ({ sum: i + 1 })))
+  const redis = cluster.client()
+  clients.push(redis)
+  // the acks follow each reply's transaction
+  await until(async () => (await redis.xpending('ipc:rpc:calc', 'workers') as [number])[0] === 0, 5000, 'no request pending')
+})
+
+test('progress comes before the result', async () => {
+  const id = 'count-1'
+  const progress = Promise.all([1, 2, 3].map(async () => await client.next(f => f.method === 'rpc.progress' && f.params.id === id)))
+  const final = await client.call('calc.count', { to: 3 }, id)
+  assert.deepEqual(final.result, { done: true })
+  assert.equal((await progress).length, 3)
+})
+
+test('an event published by a handler reaches the caller', async () => {
+  const event = client.event('calc.told')
+  assert.deepEqual((await client.call('calc.tell', {})).result, { told: true })
+  assert.deepEqual((await event).params.data, { hello: 'u1' })
+})
+
+test('rooms and presence', async () => {
+  assert.deepEqual((await client.call('rpc.join', { room: 'lobby' })).result, { room: 'lobby' })
+  const { result } = await client.call('rpc.presence', { room: 'lobby' })
+  assert.deepEqual([result.count, result.users], [1, ['u1']])
+})
+
+test('stop() ends the blocked read and leaves the worker set', async () => {
+  await worker.stop()
+  const redis = cluster.client()
+  clients.push(redis)
+  assert.equal(await redis.zscore('ipc:workers:calc', worker.id), null)
+})
