@@ -3,7 +3,7 @@
 // worker set each land on another).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Cluster } from 'ioredis'
+import { type Cluster, Redis } from 'ioredis'
 import Type from 'typebox'
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.js'
 import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
@@ -13,6 +13,7 @@ import { memoryLogger, until } from './fake-gateway.js'
 let cluster: TestCluster
 let gw: TestGateway
 let worker: Worker
+const log = memoryLogger()
 let client: TestClient
 const clients: Cluster[] = []
 
@@ -20,7 +21,7 @@ before(async () => {
   cluster = await startCluster()
   const redis = (): Cluster => { const c = cluster.client(); clients.push(c); return c }
   gw = await startGateway({ redis: redis(), nodeId: 'c1', publicRooms: ['lobby'] })
-  worker = new Worker({ redis: redis(), service: 'calc', logger: memoryLogger() })
+  worker = new Worker({ redis: redis(), service: 'calc', logger: log })
     .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
     .method('calc.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
       for (let i = 1; i <= to; i++) ctx.progress({ i })
@@ -73,9 +74,23 @@ test('rooms and presence', async () => {
   assert.deepEqual([result.count, result.users], [1, ['u1']])
 })
 
+/** How often the cluster's nodes have run `command`. */
+async function calls (command: string): Promise<number> {
+  let n = 0
+  for (const node of cluster.nodes) {
+    const r = new Redis(node.port, node.host)
+    n += Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await r.info('commandstats'))?.[1] ?? 0)
+    r.disconnect()
+  }
+  return n
+}
+
 test('stop() ends the blocked read and leaves the worker set', async () => {
+  await until(async () => await calls('xautoclaim') > 0, 5000, 'a claim scan (every second)')
   await worker.stop()
   const redis = cluster.client()
   clients.push(redis)
   assert.equal(await redis.zscore('ipc:workers:calc', worker.id), null)
+  // every command found its node: heartbeats, claim scans (run every second), acks, the stop
+  assert.deepEqual(log.lines.filter(l => l.level === 'warn' || l.level === 'error'), [])
 })
