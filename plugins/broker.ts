@@ -13,13 +13,16 @@ declare module 'fastify' {
 }
 
 export default fp(async function broker (fastify) {
-  const { nodeId = randomUUID(), redis, prefix, presenceTtlMs } = fastify.ipcConfig
+  const { nodeId = randomUUID(), redis, redisCluster, prefix, presenceTtlMs } = fastify.ipcConfig
   if (redis !== undefined && (redis === null || (typeof redis !== 'string' && typeof redis !== 'object'))) {
     throw new InvalidOptionError('option "redis" must be a redis:// URL, ioredis options, or an ioredis client')
   }
+  if (redisCluster && typeof redis !== 'string') {
+    throw new InvalidOptionError('option "redisCluster" needs "redis" as the redis:// URL of one of the cluster\'s nodes')
+  }
   const broker: Broker = redis === undefined
     ? new MemoryBroker(nodeId)
-    : new RedisBroker({ redis, nodeId, prefix, presenceTtlMs, log: fastify.log.child({ broker: 'redis' }), registry: fastify.ipcMetrics.registry })
+    : new RedisBroker({ redis, cluster: redisCluster, nodeId, prefix, presenceTtlMs, log: fastify.log.child({ broker: 'redis' }), registry: fastify.ipcMetrics.registry })
   fastify.decorate('ipcBroker', broker)
   fastify.addHook('onClose', async () => await broker.close())
 }, { name: 'ipc-broker', dependencies: ['ipc-config', 'ipc-metrics'] })

@@ -45,6 +45,7 @@ export const OptionsSchema = Type.Object({
   nodeId: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' })),
   prefix: Type.String({ default: 'ipc:' }),
   redis: Type.Optional(Type.Unknown()),
+  redisCluster: Type.Boolean({ default: false, description: '`redis` (a URL) names one node of a Redis Cluster' }),
   routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish' }),
   ...Limits
 }, { additionalProperties: false })

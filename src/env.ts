@@ -55,6 +55,7 @@ export const envHelp: Record<string, string> = {
   IPC_LOG_LEVEL: 'pino log level (info)',
   IPC_TRUST_PROXY: 'true behind a reverse proxy (nginx), so per-IP limits see the client address',
   REDIS_URL: 'Redis URL; unset = embedded in-memory broker (one node)',
+  REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
   ...Object.fromEntries(Object.entries(limitVars).map(([env, key]) => [env, `${limit(key).description} (${limit(key).default})`]))
 }
 
@@ -130,6 +131,12 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   if (redis !== undefined) {
     if (!/^rediss?:\/\//.test(redis)) throw new EnvError(`REDIS_URL=${redis}: must start with redis:// or rediss://`)
     options.redis = redis
+  }
+  const cluster = get('REDIS_CLUSTER') ?? 'false'
+  if (!/^(true|false|1|0)$/.test(cluster)) throw new EnvError(`REDIS_CLUSTER=${cluster}: must be true or false`)
+  if (cluster === 'true' || cluster === '1') {
+    if (redis === undefined) throw new EnvError('REDIS_CLUSTER=true: needs REDIS_URL, the URL of one of the cluster\'s nodes')
+    options.redisCluster = true
   }
 
   const rawPort = get('IPC_PORT') ?? '8765'

@@ -1,8 +1,10 @@
 // The gateway's Redis connections: the command connection (made from a URL or options, or the
 // host's own client) and the duplicates each blocking loop needs. None of them queues commands
-// while Redis is down: a command either goes out now or fails now, so callers can fail fast.
+// while Redis is down: a command either goes out now or fails now, so callers can fail fast (a
+// Cluster's queue while it connects: see clusterQueue).
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { clusterFromUrl } from './cluster-url.js'
 
 export type RedisClient = Redis | Cluster
 
@@ -20,15 +22,30 @@ const failFast: RedisOptions = {
   disconnectTimeout: 500
 }
 
+// A Cluster sends CLUSTER SLOTS and its ready check (CLUSTER INFO) to nodes whose connections are
+// still being made: without offline queues, on the cluster and on its nodes, those fail and the
+// cluster keeps reconnecting (most starts against a local three-node cluster never became ready).
+// So a Cluster queues while it connects; the breaker (redis.ts) keeps calls, publishes and presence
+// from issuing commands while it is down, and its probe is bounded by a timeout.
+const clusterQueue = { enableOfflineQueue: true }
+const clusterNode: RedisOptions = { ...failFast, ...clusterQueue }
+
 export interface Link {
   client: RedisClient
   /** whether we made the client, and so must close it */
   owned: boolean
 }
 
-/** The command connection from the `redis` option: a URL, ioredis options, or a client (borrowed). */
-export function connect (option: unknown, name: string): Link {
+/**
+ * The command connection from the `redis` option: a URL, ioredis options, or a client (borrowed);
+ * with `cluster`, a URL of one node of a Redis Cluster.
+ */
+export function connect (option: unknown, name: string, cluster = false): Link {
   if (isClient(option)) return { client: option, owned: false }
+  if (cluster) {
+    const client = clusterFromUrl(option as string, { ...clusterQueue, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true, redisOptions: { ...clusterNode, connectionName: name } })
+    return { client, owned: true }
+  }
   const base: RedisOptions = { ...failFast, enableAutoPipelining: true, connectionName: name }
   const client = typeof option === 'string'
     ? new Redis(option, base)
@@ -40,7 +57,7 @@ export function connect (option: unknown, name: string): Link {
 export function duplicate (client: RedisClient, name: string): RedisClient {
   const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name }
   if (client.isCluster) {
-    return (client as Cluster).duplicate([], { enableOfflineQueue: false, clusterRetryStrategy: retryStrategy, redisOptions: own } satisfies ClusterOptions)
+    return (client as Cluster).duplicate([], { ...clusterQueue, clusterRetryStrategy: retryStrategy, redisOptions: { ...own, ...clusterNode, connectionName: name } } satisfies ClusterOptions)
   }
   return (client as Redis).duplicate(own)
 }

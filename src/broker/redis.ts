@@ -18,6 +18,8 @@ import type { Broker, BrokerListener, OutgoingEvent, RemoteCall } from './types.
 export interface RedisBrokerOptions {
   /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
   redis: unknown
+  /** `redis` is the URL of one node of a Redis Cluster */
+  cluster?: boolean
   nodeId: string
   prefix: string
   presenceTtlMs: number
@@ -61,7 +63,7 @@ export class RedisBroker implements Broker {
     this.nodeId = options.nodeId
     this.log = options.log
     this.keys = keys(options.prefix)
-    this.link = connect(options.redis, `fastify-ipc:${options.nodeId}`)
+    this.link = connect(options.redis, `fastify-ipc:${options.nodeId}`, options.cluster)
     const redis = this.link.client
     redis.on('error', this.onError)
     redis.on('ready', this.onReady)

@@ -6,6 +6,8 @@ import { close, connect, type RedisInput, type WorkerRedis } from './redis.js'
 
 export interface PublisherOptions {
   redis: RedisInput
+  /** `redis` is the URL of one node of a Redis Cluster (false) */
+  cluster?: boolean
   /** key prefix, `ipc:` by default */
   prefix?: string
   /** where connection trouble is reported; console by default */
@@ -23,7 +25,7 @@ export class Publisher {
   private readonly stream: string
 
   constructor (options: PublisherOptions) {
-    const { client, owned } = connect(options.redis, options.logger ?? consoleLogger, 'publisher')
+    const { client, owned } = connect(options.redis, options.logger ?? consoleLogger, 'publisher', options.cluster)
     this.redis = client
     this.owned = owned
     this.stream = keys(options.prefix).events

@@ -1,5 +1,6 @@
 // Redis connections the worker side owns or borrows, and the reply shapes ioredis gives back.
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
+import { clusterFromUrl } from '../broker/cluster-url.js'
 import type { Entry } from '../broker/stream-entries.js'
 import type { WorkerLogger } from './log.js'
 
@@ -15,9 +16,11 @@ export interface Connection {
   owned: boolean
 }
 
-export function connect (input: RedisInput, log: WorkerLogger, name: string): Connection {
+/** `cluster`: `input` is the URL of one node of a Redis Cluster. */
+export function connect (input: RedisInput, log: WorkerLogger, name: string, cluster = false): Connection {
   if (isClient(input)) return { client: input, owned: false }
-  const client = typeof input === 'string' ? new Redis(input) : new Redis(input)
+  if (cluster && typeof input !== 'string') throw new Error(`fastify-ipc ${name}: cluster needs redis as the redis:// URL of one of the cluster's nodes`)
+  const client = cluster ? clusterFromUrl(input as string) : typeof input === 'string' ? new Redis(input) : new Redis(input)
   return { client: watch(client, log, name), owned: true }
 }
 

@@ -13,6 +13,7 @@ export type WorkerModule = (worker: Worker) => void | Promise<void>
 
 export const workerEnvHelp: Record<string, string> = {
   REDIS_URL: 'Redis URL (required)',
+  REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
   IPC_WORKER_SERVICE: 'the service the module\'s methods belong to (required)',
   IPC_WORKER_CONCURRENCY: 'most requests handled at once (10)',
   IPC_PREFIX: 'Redis key prefix (ipc:)'
@@ -27,7 +28,9 @@ export function workerOptionsFromEnv (env: NodeJS.ProcessEnv): WorkerOptions {
   const rawConcurrency = get('IPC_WORKER_CONCURRENCY') ?? '10'
   const concurrency = Number(rawConcurrency)
   if (!/^\d+$/.test(rawConcurrency) || concurrency < 1) throw new EnvError(`IPC_WORKER_CONCURRENCY=${rawConcurrency}: must be a whole number >= 1`)
-  return { redis, service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
+  const cluster = get('REDIS_CLUSTER') ?? 'false'
+  if (!/^(true|false|1|0)$/.test(cluster)) throw new EnvError(`REDIS_CLUSTER=${cluster}: must be true or false`)
+  return { redis, cluster: cluster === 'true' || cluster === '1', service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
 }
 
 export async function runWorker (path: string | undefined, env: NodeJS.ProcessEnv): Promise<Worker> {

@@ -18,6 +18,8 @@ import { RequestStream } from './request-stream.js'
 export interface WorkerOptions {
   /** a URL, ioredis options, or your own ioredis `Redis` or `Cluster` (left open on stop) */
   redis: RedisInput
+  /** `redis` is the URL of one node of a Redis Cluster (false) */
+  cluster?: boolean
   /** the service this worker serves: methods are named `<service>.<name>` (`default`: names without dots) */
   service: string
   /** most requests handled at once (10) */
@@ -87,7 +89,7 @@ export class Worker {
     if (this.state !== 'new') throw new Error('fastify-ipc worker: start() may be called once')
     if (this.methods.size === 0) throw new Error('fastify-ipc worker: declare at least one method before start()')
     const name = `worker ${this.id}`
-    const { client, owned } = connect(this.options.redis, this.log, name)
+    const { client, owned } = connect(this.options.redis, this.log, name, this.options.cluster)
     this.redis = client
     this.owned = owned
     this.blocking = duplicate(client, this.log, `${name} (reads)`)

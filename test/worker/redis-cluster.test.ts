@@ -1,13 +1,17 @@
 // The Worker SDK and a gateway on a real Redis Cluster of three masters: the keys of PROTOCOL.md
 // section 9 live on different nodes (with three masters the request stream, the reply list and the
-// worker set each land on another).
+// worker set each land on another). The gateway reaches it from one node's URL (`redisCluster`), the
+// worker through a Cluster client of its own, and `fastify-ipc serve` / `worker` with REDIS_CLUSTER.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type Cluster, Redis } from 'ioredis'
 import Type from 'typebox'
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.js'
 import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
+import { killAll, methodListed, startGatewayProcess, startWorkerProcess } from '../helpers/processes.js'
+import { WORKER_MODULE } from '../cluster/cluster.js'
 import { Worker } from '../../src/worker/index.js'
+import { clusterFromUrl } from '../../src/broker/cluster-url.js'
 import { memoryLogger, until } from './fake-gateway.js'
 
 let cluster: TestCluster
@@ -20,7 +24,7 @@ const clients: Cluster[] = []
 before(async () => {
   cluster = await startCluster()
   const redis = (): Cluster => { const c = cluster.client(); clients.push(c); return c }
-  gw = await startGateway({ redis: redis(), nodeId: 'c1', publicRooms: ['lobby'] })
+  gw = await startGateway({ redis: `redis://127.0.0.1:${cluster.nodes[0].port}`, redisCluster: true, nodeId: 'c1', publicRooms: ['lobby'] })
   worker = new Worker({ redis: redis(), service: 'calc', logger: log })
     .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
     .method('calc.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
@@ -72,6 +76,31 @@ test('rooms and presence', async () => {
   assert.deepEqual((await client.call('rpc.join', { room: 'lobby' })).result, { room: 'lobby' })
   const { result } = await client.call('rpc.presence', { room: 'lobby' })
   assert.deepEqual([result.count, result.users], [1, ['u1']])
+})
+
+test('fastify-ipc serve and fastify-ipc worker with REDIS_CLUSTER=true', async (t) => {
+  // node 1's URL: the worker set and the method catalog of service `cli` live on the other two
+  const env = { REDIS_URL: `redis://127.0.0.1:${cluster.nodes[1].port}`, REDIS_CLUSTER: 'true' }
+  const gateway = await startGatewayProcess({ ...env, IPC_NODE_ID: 'c2' })
+  t.after(async () => await killAll([gateway]))
+  const cli = await startWorkerProcess(WORKER_MODULE, { ...env, IPC_WORKER_SERVICE: 'cli' })
+  t.after(async () => await killAll([cli]))
+  await methodListed([gateway], 'cli.echo')
+  const c = await TestClient.connect(gateway.url, { token: token({ sub: 'u2' }) })
+  t.after(async () => await c.close())
+  const { result } = await c.call('cli.echo', { n: 3, tag: 'x' })
+  assert.deepEqual([result.square, result.user, result.node], [9, 'u2', 'c2'])
+})
+
+test('a node\'s URL gives every node of the cluster its credentials and TLS', () => {
+  const c = clusterFromUrl('rediss://app:p%40ss@10.0.0.7:7001', { lazyConnect: true })
+  const { username, password, tls } = c.options.redisOptions ?? {}
+  assert.deepEqual([username, password, tls], ['app', 'p@ss', {}])
+  c.disconnect()
+})
+
+test('redisCluster without a URL is refused at start', async () => {
+  await assert.rejects(startGateway({ redis: { port: cluster.nodes[0].port }, redisCluster: true }), /"redisCluster" needs "redis" as the redis:\/\/ URL/)
 })
 
 /** How often the cluster's nodes have run `command`. */
