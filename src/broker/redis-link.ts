@@ -28,7 +28,6 @@ const failFast: RedisOptions = {
 // So a Cluster queues while it connects; the breaker (redis.ts) keeps calls, publishes and presence
 // from issuing commands while it is down, and its probe is bounded by a timeout.
 const clusterQueue = { enableOfflineQueue: true }
-const clusterNode: RedisOptions = { ...failFast, ...clusterQueue }
 
 export interface Link {
   client: RedisClient
@@ -43,7 +42,7 @@ export interface Link {
 export function connect (option: unknown, name: string, cluster = false): Link {
   if (isClient(option)) return { client: option, owned: false }
   if (cluster) {
-    const client = clusterFromUrl(option as string, { ...clusterQueue, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true, redisOptions: { ...clusterNode, connectionName: name } })
+    const client = clusterFromUrl(option as string, { ...clusterQueue, clusterRetryStrategy: retryStrategy, enableAutoPipelining: true, redisOptions: { ...failFast, ...clusterQueue, connectionName: name } })
     return { client, owned: true }
   }
   const base: RedisOptions = { ...failFast, enableAutoPipelining: true, connectionName: name }
@@ -57,7 +56,9 @@ export function connect (option: unknown, name: string, cluster = false): Link {
 export function duplicate (client: RedisClient, name: string): RedisClient {
   const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name }
   if (client.isCluster) {
-    return (client as Cluster).duplicate([], { ...clusterQueue, clusterRetryStrategy: retryStrategy, redisOptions: { ...own, ...clusterNode, connectionName: name } } satisfies ClusterOptions)
+    // ioredis replaces `redisOptions` as a whole: the nodes' credentials and TLS are carried over
+    const cluster = client as Cluster
+    return cluster.duplicate([], { ...clusterQueue, clusterRetryStrategy: retryStrategy, redisOptions: { ...cluster.options.redisOptions, ...own, ...clusterQueue } } satisfies ClusterOptions)
   }
   return (client as Redis).duplicate(own)
 }

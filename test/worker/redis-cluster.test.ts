@@ -12,6 +12,7 @@ import { killAll, methodListed, startGatewayProcess, startWorkerProcess } from '
 import { WORKER_MODULE } from '../cluster/cluster.js'
 import { Worker } from '../../src/worker/index.js'
 import { clusterFromUrl } from '../../src/broker/cluster-url.js'
+import { duplicate } from '../../src/broker/redis-link.js'
 import { memoryLogger, until } from './fake-gateway.js'
 
 let cluster: TestCluster
@@ -92,11 +93,14 @@ test('fastify-ipc serve and fastify-ipc worker with REDIS_CLUSTER=true', async (
   assert.deepEqual([result.square, result.user, result.node], [9, 'u2', 'c2'])
 })
 
-test('a node\'s URL gives every node of the cluster its credentials and TLS', () => {
+test('a node\'s URL gives every node of the cluster its credentials and TLS, and so do the gateway\'s duplicates', () => {
   const c = clusterFromUrl('rediss://app:p%40ss@10.0.0.7:7001', { lazyConnect: true })
-  const { username, password, tls } = c.options.redisOptions ?? {}
-  assert.deepEqual([username, password, tls], ['app', 'p@ss', {}])
+  const d = duplicate(c, 'reader') as Cluster
+  for (const { redisOptions } of [c.options, d.options]) {
+    assert.deepEqual([redisOptions?.username, redisOptions?.password, redisOptions?.tls], ['app', 'p@ss', {}])
+  }
   c.disconnect()
+  d.disconnect()
 })
 
 test('redisCluster without a URL is refused at start', async () => {
