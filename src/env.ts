@@ -62,6 +62,13 @@ export const envHelp: Record<string, string> = {
 const port = Compile(Integer(0, 65535))
 const algorithms = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'])
 
+/** A boolean variable: true/false/1/0, or undefined when unset. */
+export function envBool (name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined
+  if (!/^(true|false|1|0)$/.test(raw)) throw new EnvError(`${name}=${raw}: must be true or false`)
+  return raw === 'true' || raw === '1'
+}
+
 export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   const get = (name: string): string | undefined => {
     const v = env[name]
@@ -115,11 +122,8 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   }
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
-  const anon = get('IPC_ALLOW_ANONYMOUS')
-  if (anon !== undefined) {
-    if (!/^(true|false|1|0)$/.test(anon)) throw new EnvError(`IPC_ALLOW_ANONYMOUS=${anon}: must be true or false`)
-    options.allowAnonymous = anon === 'true' || anon === '1'
-  }
+  const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))
+  if (anon !== undefined) options.allowAnonymous = anon
   const nodeId = get('IPC_NODE_ID')
   if (nodeId !== undefined) {
     if (!/^[A-Za-z0-9_.-]+$/.test(nodeId)) throw new EnvError(`IPC_NODE_ID=${nodeId}: letters, digits, _ . - only`)
@@ -132,9 +136,7 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
     if (!/^rediss?:\/\//.test(redis)) throw new EnvError(`REDIS_URL=${redis}: must start with redis:// or rediss://`)
     options.redis = redis
   }
-  const cluster = get('REDIS_CLUSTER') ?? 'false'
-  if (!/^(true|false|1|0)$/.test(cluster)) throw new EnvError(`REDIS_CLUSTER=${cluster}: must be true or false`)
-  if (cluster === 'true' || cluster === '1') {
+  if (envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) === true) {
     if (redis === undefined) throw new EnvError('REDIS_CLUSTER=true: needs REDIS_URL, the URL of one of the cluster\'s nodes')
     options.redisCluster = true
   }
@@ -143,13 +145,12 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   if (!/^\d+$/.test(rawPort) || !port.Check(Number(rawPort))) throw new EnvError(`IPC_PORT=${rawPort}: must be a port number (0-65535)`)
   const logLevel = get('IPC_LOG_LEVEL') ?? 'info'
   if (!/^(fatal|error|warn|info|debug|trace|silent)$/.test(logLevel)) throw new EnvError(`IPC_LOG_LEVEL=${logLevel}: one of fatal, error, warn, info, debug, trace, silent`)
-  const trustProxy = get('IPC_TRUST_PROXY') ?? 'false'
-  if (!/^(true|false|1|0)$/.test(trustProxy)) throw new EnvError(`IPC_TRUST_PROXY=${trustProxy}: must be true or false`)
+  const trustProxy = envBool('IPC_TRUST_PROXY', get('IPC_TRUST_PROXY')) ?? false
   return {
     port: Number(rawPort),
     host: get('IPC_HOST') ?? '0.0.0.0',
     logLevel,
-    trustProxy: trustProxy === 'true' || trustProxy === '1',
+    trustProxy,
     methods: get('IPC_METHODS'),
     options
   }

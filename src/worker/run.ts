@@ -3,7 +3,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
-import { EnvError } from '../env.js'
+import { EnvError, envBool } from '../env.js'
 import { consoleLogger } from './log.js'
 import { SERVICE } from './method.js'
 import { Worker, type WorkerOptions } from './worker.js'
@@ -28,9 +28,7 @@ export function workerOptionsFromEnv (env: NodeJS.ProcessEnv): WorkerOptions {
   const rawConcurrency = get('IPC_WORKER_CONCURRENCY') ?? '10'
   const concurrency = Number(rawConcurrency)
   if (!/^\d+$/.test(rawConcurrency) || concurrency < 1) throw new EnvError(`IPC_WORKER_CONCURRENCY=${rawConcurrency}: must be a whole number >= 1`)
-  const cluster = get('REDIS_CLUSTER') ?? 'false'
-  if (!/^(true|false|1|0)$/.test(cluster)) throw new EnvError(`REDIS_CLUSTER=${cluster}: must be true or false`)
-  return { redis, cluster: cluster === 'true' || cluster === '1', service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
+  return { redis, cluster: envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) ?? false, service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
 }
 
 export async function runWorker (path: string | undefined, env: NodeJS.ProcessEnv): Promise<Worker> {
