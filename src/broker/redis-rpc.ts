@@ -15,6 +15,8 @@ const LIVE_CACHE_MS = 1000
 const DEAD_CACHE_MS = 250
 const MAXLEN = String(REQUEST_MAXLEN)
 
+const unreachable = (): RpcError => new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable')
+
 interface Pending {
   /** `<node>:<boot>.<slot>.<seq>`: unique per node, and says where its reply finds it */
   id: string
@@ -119,7 +121,7 @@ export class RpcClient {
     // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
     const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline))
     sent.catch(() => {
-      if (this.pending.remove(p)) p.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
+      if (this.pending.remove(p)) p.reject(unreachable())
     })
     return result
   }
@@ -276,14 +278,23 @@ export class RpcClient {
   }
 
   // A worker heartbeats with score = its expiry: one member scored in the future means one alive.
+  // A failed count says nothing of the workers: the call fails with the count's error, and nothing
+  // is cached (it used to be "no live worker", remembered as such).
   private async alive (service: string): Promise<boolean> {
     const now = Date.now()
     const cached = this.live.get(service)
     if (cached !== undefined && cached.until > now) return await cached.alive
-    const alive = this.redis.zcount(this.keys.workers(service), now, '+inf').then(n => n > 0, () => false)
+    const alive = this.redis.zcount(this.keys.workers(service), now, '+inf').then(n => n > 0, (err: Error) => {
+      throw new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: could not count the live workers of "${service}" (${err.message})`)
+    })
     const entry: { alive: Promise<boolean>, known: boolean | undefined, until: number } = { alive, known: undefined, until: now + LIVE_CACHE_MS }
     this.live.set(service, entry)
-    entry.known = await alive
+    try {
+      entry.known = await alive
+    } catch (err) {
+      if (this.live.get(service) === entry) this.live.delete(service)
+      throw err
+    }
     if (!entry.known) entry.until = now + DEAD_CACHE_MS
     return entry.known
   }

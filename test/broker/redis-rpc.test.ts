@@ -181,6 +181,26 @@ test('no live worker: -32050 at once, without touching the stream', async (t) =>
   assert.equal(await raw.xlen('ipc:rpc:idle'), 0)
 })
 
+test('a failed count of live workers is said as such, and not remembered', async (t) => {
+  const worker = new WorkerDouble(redis.url, 'typed')
+  t.after(() => worker.close())
+  await worker.register({ 'typed.op': {} })
+  const gw = await startGateway({ redis: redis.url })
+  t.after(() => gw.close())
+  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
+  t.after(() => client.close())
+  await raw.del('ipc:workers:typed')
+  await raw.set('ipc:workers:typed', 'not a sorted set')
+  const res = await client.call('typed.op', {})
+  assert.equal(res.error?.code, -32050)
+  assert.match(res.error!.message, /^Unavailable: could not count the live workers of "typed" \(WRONGTYPE/)
+  await raw.del('ipc:workers:typed')
+  await worker.heartbeat()
+  worker.serve(() => ({ result: 'done' }))
+  // at once: no "no live worker" was cached for the failed count
+  assert.equal((await client.call('typed.op', {})).result, 'done')
+})
+
 test('deadline: -32008 when the worker is too slow; its late reply is dropped', async (t) => {
   const worker = new WorkerDouble(redis.url, 'slow')
   t.after(() => worker.close())
