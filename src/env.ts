@@ -2,6 +2,7 @@
 // reported as one line naming the variable.
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { RedisOptions } from 'ioredis'
 import { type FastifyIpcOptions, Limits } from './config.js'
 
 export interface ServerConfig {
@@ -36,6 +37,14 @@ const limitVars: Record<string, keyof typeof Limits> = {
   IPC_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs'
 }
 
+/** Redis behind Sentinel, instead of REDIS_URL (serve and worker) */
+export const redisSentinelHelp: Record<string, string> = {
+  REDIS_SENTINELS: 'Redis Sentinels as host:port,host:port (instead of REDIS_URL): they name the master',
+  REDIS_SENTINEL_NAME: 'the master\'s name at the Sentinels (mymaster)',
+  REDIS_PASSWORD: 'the password of the master and replicas behind REDIS_SENTINELS',
+  REDIS_SENTINEL_PASSWORD: 'the Sentinels\' own password, if they require one'
+}
+
 /** every variable the server reads, with its meaning (for the README and `--help`) */
 export const envHelp: Record<string, string> = {
   IPC_PORT: 'port to listen on (8765)',
@@ -56,6 +65,7 @@ export const envHelp: Record<string, string> = {
   IPC_TRUST_PROXY: 'true behind a reverse proxy (nginx), so per-IP limits see the client address',
   REDIS_URL: 'Redis URL; unset = embedded in-memory broker (one node)',
   REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
+  ...redisSentinelHelp,
   ...Object.fromEntries(Object.entries(limitVars).map(([env, key]) => [env, `${limit(key).description} (${limit(key).default})`]))
 }
 
@@ -69,11 +79,51 @@ export function envBool (name: string, raw: string | undefined): boolean | undef
   return raw === 'true' || raw === '1'
 }
 
-export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
-  const get = (name: string): string | undefined => {
-    const v = env[name]
-    return v === undefined || v.trim() === '' ? undefined : v.trim()
+/** A variable's value, trimmed; undefined when unset or blank. */
+const reader = (env: NodeJS.ProcessEnv) => (name: string): string | undefined => env[name]?.trim() || undefined
+
+/**
+ * Where Redis is: REDIS_URL (with REDIS_CLUSTER), or the Sentinels of REDIS_SENTINELS as ioredis
+ * options; undefined when neither is set.
+ */
+export function redisFromEnv (env: NodeJS.ProcessEnv): { redis: string | RedisOptions, cluster: boolean } | undefined {
+  const get = reader(env)
+  const url = get('REDIS_URL')
+  const sentinels = get('REDIS_SENTINELS')
+  const cluster = envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) ?? false
+  if (url !== undefined && sentinels !== undefined) throw new EnvError('REDIS_URL and REDIS_SENTINELS: set one, not both')
+  for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']) {
+    if (get(name) !== undefined && sentinels === undefined) throw new EnvError(`${name}: only with REDIS_SENTINELS${name === 'REDIS_PASSWORD' ? ' (with REDIS_URL, the password goes in the URL)' : ''}`)
   }
+  if (cluster && url === undefined) throw new EnvError('REDIS_CLUSTER=true: needs REDIS_URL, the URL of one of the cluster\'s nodes')
+  if (url !== undefined) {
+    if (!/^rediss?:\/\//.test(url)) throw new EnvError(`REDIS_URL=${url}: must start with redis:// or rediss://`)
+    return { redis: url, cluster }
+  }
+  if (sentinels === undefined) return undefined
+  const password = get('REDIS_PASSWORD')
+  const sentinelPassword = get('REDIS_SENTINEL_PASSWORD')
+  return {
+    redis: {
+      sentinels: sentinels.split(',').map(s => sentinelAddress(s.trim(), sentinels)),
+      name: get('REDIS_SENTINEL_NAME') ?? 'mymaster',
+      ...(password === undefined ? {} : { password }),
+      ...(sentinelPassword === undefined ? {} : { sentinelPassword })
+    },
+    cluster: false
+  }
+}
+
+/** `host:port`, `[ipv6]:port`, or a host alone (port 26379, Sentinel's own) */
+function sentinelAddress (entry: string, all: string): { host: string, port: number } {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)(?::(\d{1,5}))?$/.exec(entry)
+  const port = Number(m?.[2] ?? 26379)
+  if (m === null || port < 1 || port > 65535) throw new EnvError(`REDIS_SENTINELS=${all}: each entry must be host:port ("${entry}" is not)`)
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port }
+}
+
+export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
+  const get = reader(env)
   const list = (name: string): string[] | undefined => get(name)?.split(',').map(s => s.trim()).filter(Boolean)
   const int = (name: string, min: number): number | undefined => {
     const raw = get(name)
@@ -131,14 +181,10 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   }
   const prefix = get('IPC_PREFIX')
   if (prefix !== undefined) options.prefix = prefix
-  const redis = get('REDIS_URL')
+  const redis = redisFromEnv(env)
   if (redis !== undefined) {
-    if (!/^rediss?:\/\//.test(redis)) throw new EnvError(`REDIS_URL=${redis}: must start with redis:// or rediss://`)
-    options.redis = redis
-  }
-  if (envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) === true) {
-    if (redis === undefined) throw new EnvError('REDIS_CLUSTER=true: needs REDIS_URL, the URL of one of the cluster\'s nodes')
-    options.redisCluster = true
+    options.redis = redis.redis
+    if (redis.cluster) options.redisCluster = true
   }
 
   const rawPort = get('IPC_PORT') ?? '8765'

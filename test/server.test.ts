@@ -60,6 +60,27 @@ describe('standalone server', { concurrency: true }, () => {
     }
   })
 
+  test('Redis behind Sentinel: the Sentinels\' addresses, the master\'s name and the passwords, checked', () => {
+    const env = { REDIS_SENTINELS: 's1:26380, [::1]:26381,s3', REDIS_SENTINEL_NAME: 'main', REDIS_PASSWORD: 'p1', REDIS_SENTINEL_PASSWORD: 'p2' }
+    assert.deepEqual(fromEnv(env).options.redis, {
+      sentinels: [{ host: 's1', port: 26380 }, { host: '::1', port: 26381 }, { host: 's3', port: 26379 }],
+      name: 'main',
+      password: 'p1',
+      sentinelPassword: 'p2'
+    })
+    assert.deepEqual(fromEnv({ REDIS_SENTINELS: 's1:26380' }).options.redis, { sentinels: [{ host: 's1', port: 26380 }], name: 'mymaster' })
+    const bad: Array<[Record<string, string>, RegExp]> = [
+      [{ REDIS_SENTINELS: 's1:x' }, /^REDIS_SENTINELS=s1:x: each entry must be host:port/],
+      [{ REDIS_SENTINELS: 's1:26379,s2:70000' }, /"s2:70000" is not/],
+      [{ REDIS_SENTINELS: 's1,' }, /"" is not/],
+      [{ REDIS_SENTINELS: 's1', REDIS_URL: 'redis://r' }, /^REDIS_URL and REDIS_SENTINELS: set one, not both$/],
+      [{ REDIS_SENTINELS: 's1', REDIS_CLUSTER: 'true' }, /^REDIS_CLUSTER=true: needs REDIS_URL/],
+      [{ REDIS_URL: 'redis://r', REDIS_PASSWORD: 'p' }, /^REDIS_PASSWORD: only with REDIS_SENTINELS \(with REDIS_URL, the password goes in the URL\)$/],
+      [{ REDIS_SENTINEL_NAME: 'main' }, /^REDIS_SENTINEL_NAME: only with REDIS_SENTINELS$/]
+    ]
+    for (const [env, message] of bad) assert.throws(() => fromEnv(env), (err: Error) => err instanceof EnvError && message.test(err.message), JSON.stringify(env))
+  })
+
   test('NODE_ENV=production without a JWT secret or key refuses to start', async () => {
     const server = serve({ NODE_ENV: 'production' })
     const { code } = await server.exited

@@ -19,7 +19,10 @@ const failFast: RedisOptions = {
   retryStrategy,
   connectTimeout: 5000,
   // on close, a socket that is already dead would otherwise keep the process alive 2 s more
-  disconnectTimeout: 500
+  disconnectTimeout: 500,
+  // Behind Sentinel: leave the old master as soon as a Sentinel announces the new one, not when the
+  // old one is demoted (until then it takes writes that its demotion throws away)
+  failoverDetector: true
 }
 
 // A Cluster sends CLUSTER SLOTS and its ready check (CLUSTER INFO) to nodes whose connections are

@@ -20,7 +20,9 @@ export interface Connection {
 export function connect (input: RedisInput, log: WorkerLogger, name: string, cluster = false): Connection {
   if (isClient(input)) return { client: input, owned: false }
   if (cluster && typeof input !== 'string') throw new Error(`fastify-ipc ${name}: cluster needs redis as the redis:// URL of one of the cluster's nodes`)
-  const client = cluster ? clusterFromUrl(input as string) : typeof input === 'string' ? new Redis(input) : new Redis(input)
+  // Behind Sentinel, leave the old master as soon as a Sentinel announces the new one: a gateway does,
+  // and a worker still reading the old master would leave the new one's requests unanswered
+  const client = cluster ? clusterFromUrl(input as string) : typeof input === 'string' ? new Redis(input) : new Redis({ failoverDetector: true, ...input })
   return { client: watch(client, log, name), owned: true }
 }
 

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
-import { EnvError, envBool } from '../env.js'
+import { EnvError, redisFromEnv, redisSentinelHelp } from '../env.js'
 import { consoleLogger } from './log.js'
 import { SERVICE } from './method.js'
 import { Worker, type WorkerOptions } from './worker.js'
@@ -12,8 +12,9 @@ import { Worker, type WorkerOptions } from './worker.js'
 export type WorkerModule = (worker: Worker) => void | Promise<void>
 
 export const workerEnvHelp: Record<string, string> = {
-  REDIS_URL: 'Redis URL (required)',
+  REDIS_URL: 'Redis URL (this or REDIS_SENTINELS is required)',
   REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
+  ...redisSentinelHelp,
   IPC_WORKER_SERVICE: 'the service the module\'s methods belong to (required)',
   IPC_WORKER_CONCURRENCY: 'most requests handled at once (10)',
   IPC_PREFIX: 'Redis key prefix (ipc:)'
@@ -21,14 +22,14 @@ export const workerEnvHelp: Record<string, string> = {
 
 export function workerOptionsFromEnv (env: NodeJS.ProcessEnv): WorkerOptions {
   const get = (name: string): string | undefined => env[name]?.trim() || undefined
-  const redis = get('REDIS_URL')
-  if (redis === undefined || !/^rediss?:\/\//.test(redis)) throw new EnvError(`REDIS_URL${redis === undefined ? '' : `=${redis}`}: must be a redis:// or rediss:// URL`)
+  const redis = redisFromEnv(env)
+  if (redis === undefined) throw new EnvError('REDIS_URL: required (a redis:// or rediss:// URL), or REDIS_SENTINELS')
   const service = get('IPC_WORKER_SERVICE')
   if (service === undefined || !SERVICE.test(service)) throw new EnvError(`IPC_WORKER_SERVICE${service === undefined ? '' : `=${service}`}: must name the service (letters, digits and _)`)
   const rawConcurrency = get('IPC_WORKER_CONCURRENCY') ?? '10'
   const concurrency = Number(rawConcurrency)
   if (!/^\d+$/.test(rawConcurrency) || concurrency < 1) throw new EnvError(`IPC_WORKER_CONCURRENCY=${rawConcurrency}: must be a whole number >= 1`)
-  return { redis, cluster: envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) ?? false, service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
+  return { redis: redis.redis, cluster: redis.cluster, service, concurrency, prefix: get('IPC_PREFIX'), logger: consoleLogger }
 }
 
 export async function runWorker (path: string | undefined, env: NodeJS.ProcessEnv): Promise<Worker> {

@@ -29,20 +29,27 @@ function binary (): string {
   }
 }
 
+export interface StartOptions {
+  /** a config file, read first (a Sentinel needs one it can write) */
+  config?: string
+  /** the log line that says it serves (a Sentinel says `+monitor` instead) */
+  readyLine?: string
+}
+
 /** `args`: extra redis-server options, e.g. `['--rename-command', 'BLMPOP', '']` to play an older Redis */
-export async function startRedis (args: string[] = []): Promise<TestRedis> {
+export async function startRedis (args: string[] = [], { config, readyLine = 'Ready to accept connections' }: StartOptions = {}): Promise<TestRedis> {
   const bin = binary()
   const port = await freePort()
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
-    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(bin, [...(config === undefined ? [] : [config]), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     let out = ''
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}: ${out}`)), 10000)
       proc.stdout!.on('data', (d: Buffer) => {
         out += d.toString()
-        if (out.includes('Ready to accept connections')) {
+        if (out.includes(readyLine)) {
           clearTimeout(timer)
           resolve()
         }

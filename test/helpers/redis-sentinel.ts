@@ -1,0 +1,121 @@
+// A real Redis Sentinel setup per test file: a master, its replica and one Sentinel watching them,
+// each a redis-server on a free port (startRedis). `failover()` promotes the replica the way an
+// operator (or the Sentinel, when the master dies) would.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { startRedis, type TestRedis } from './redis.js'
+
+export const MASTER_NAME = 'ipcmaster'
+
+export interface TestSentinel {
+  /** the Sentinel's address, as clients are given it */
+  sentinels: Array<{ host: string, port: number }>
+  /** the port of the server the Sentinel names master now */
+  master (): Promise<number>
+  /** promotes the replica; resolves once the Sentinel names it master */
+  failover (): Promise<void>
+  /** kills the master (SIGKILL); resolves once the Sentinel has found it down and promoted the replica */
+  crash (): Promise<void>
+  stop (): Promise<void>
+}
+
+export interface SentinelOptions {
+  /** the master's and the replica's password (`requirepass`) */
+  password?: string
+  /** the Sentinel's own */
+  sentinelPassword?: string
+}
+
+export async function startSentinel ({ password, sentinelPassword }: SentinelOptions = {}): Promise<TestSentinel> {
+  const dir = await mkdtemp(join(tmpdir(), 'ipc-sentinel-'))
+  const servers: TestRedis[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map(async s => await s.stop()))
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    // `--dir`: a replica's sync writes an RDB file there; its first sync at once, not after the
+    // default 5 s wait for more replicas; either may become the other's replica: both know the password
+    const common = ['--dir', dir, '--repl-diskless-sync-delay', '0', ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])]
+    const master = await startRedis(common)
+    servers.push(master)
+    const replica = await startRedis([...common, '--replicaof', '127.0.0.1', String(master.port)])
+    servers.push(replica)
+    // a replica promoted before its first sync would be an empty master
+    await synced(master.port, replica.port, password)
+    const config = join(dir, 'sentinel.conf')
+    // quorum 1: the one Sentinel decides; short timeouts keep a failover within a test's time
+    await writeFile(config, [
+      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+      `sentinel failover-timeout ${MASTER_NAME} 2000`,
+      ...(password === undefined ? [] : [`sentinel auth-pass ${MASTER_NAME} ${password}`]),
+      ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`])
+    ].join('\n') + '\n')
+    const sentinel = await startRedis(['--sentinel'], { config, readyLine: '+monitor master' })
+    servers.push(sentinel)
+    const ask = async (...args: Array<string | number>): Promise<unknown> => {
+      const r = new Redis(sentinel.port, '127.0.0.1', { password: sentinelPassword })
+      try {
+        return await r.call('SENTINEL', ...args)
+      } finally {
+        r.disconnect()
+      }
+    }
+    const current = async (): Promise<number> => Number((await ask('GET-MASTER-ADDR-BY-NAME', MASTER_NAME) as [string, string])[1])
+    const promoted = async (before: number, until: number): Promise<void> => {
+      while (await current() === before) {
+        if (Date.now() > until) throw new Error('the Sentinel did not promote the replica within 20 s')
+        await sleep(100)
+      }
+    }
+    const failover = async (): Promise<void> => {
+      const before = await current()
+      const until = Date.now() + 20000
+      // NOGOODSLAVE until the Sentinel has seen the replica in sync: try again
+      for (;;) {
+        try {
+          await ask('FAILOVER', MASTER_NAME)
+          break
+        } catch (err) {
+          if (Date.now() > until) throw new Error(`SENTINEL FAILOVER kept failing: ${(err as Error).message}`)
+          await sleep(200)
+        }
+      }
+      await promoted(before, until)
+    }
+    const crash = async (): Promise<void> => {
+      const before = await current()
+      await servers.find(s => s.port === before)!.stop('SIGKILL')
+      await promoted(before, Date.now() + 20000)
+    }
+    return { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], master: current, failover, crash, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * Until a write on the master shows on the replica. The link being up is not enough: after a diskless
+ * first sync, the master holds the replica's stream back until its first ack (up to a second later).
+ */
+async function synced (master: number, replica: number, password: string | undefined): Promise<void> {
+  const m = new Redis(master, '127.0.0.1', { password })
+  const r = new Redis(replica, '127.0.0.1', { password })
+  try {
+    await m.set('sentinel-test:synced', '1')
+    const until = Date.now() + 10000
+    while (await r.get('sentinel-test:synced') !== '1') {
+      if (Date.now() > until) throw new Error(`the replica on port ${replica} did not receive the master's writes within 10 s`)
+      await sleep(50)
+    }
+    await m.del('sentinel-test:synced')
+  } finally {
+    m.disconnect()
+    r.disconnect()
+  }
+}

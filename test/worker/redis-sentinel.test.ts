@@ -1,0 +1,143 @@
+// The gateway and the Worker SDK behind Redis Sentinel: a master, its replica and a Sentinel, all real
+// redis-servers, fresh for each test. Both sides are given the Sentinel's address and the master's name
+// (ioredis asks the Sentinel where the master is); then the replica is promoted, by hand or because
+// the master crashed: calls, events and presence go on with the new master, and a call caught by the
+// switch is answered -32050, never left hanging.
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
+import Type from 'typebox'
+import { MASTER_NAME, type SentinelOptions, startSentinel, type TestSentinel } from '../helpers/redis-sentinel.js'
+import { startGateway, TestClient, token } from '../helper.js'
+import { killAll, methodListed, startGatewayProcess, startWorkerProcess } from '../helpers/processes.js'
+import { WORKER_MODULE } from '../cluster/cluster.js'
+import { Worker } from '../../src/worker/index.js'
+import { workerOptionsFromEnv } from '../../src/worker/run.js'
+import { memoryLogger, until } from './fake-gateway.js'
+
+const GATEWAY_CONNECTIONS = ['fastify-ipc:s1', 'fastify-ipc:s1:catalog', 'fastify-ipc:s1:events', 'fastify-ipc:s1:replies']
+
+interface Group { setup: TestSentinel, client: TestClient, http: string, log: ReturnType<typeof memoryLogger> }
+
+/** Registers what to stop after the test: the last made is stopped first (Redis after its clients). */
+function stopper (t: TestContext): (stop: () => Promise<unknown>) => void {
+  const stops: Array<() => Promise<unknown>> = []
+  t.after(async () => { for (const stop of stops.reverse()) await stop() })
+  return stop => { stops.push(stop) }
+}
+
+/** A Sentinel group with a gateway, a worker and a connected client on it, stopped after the test. */
+async function group (t: TestContext): Promise<Group> {
+  const cleanup = stopper(t)
+  const setup = await startSentinel()
+  cleanup(async () => await setup.stop())
+  const redis = { sentinels: setup.sentinels, name: MASTER_NAME }
+  const gw = await startGateway({ redis, nodeId: 's1', publicRooms: ['lobby'] })
+  cleanup(async () => await gw.close())
+  const log = memoryLogger()
+  const worker = new Worker({ redis, service: 'calc', logger: log })
+    .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
+    .method('calc.tell', {}, async (_params, ctx) => {
+      await ctx.publish.toUser(ctx.caller.userId, 'calc.told', { hello: ctx.caller.userId })
+      return { told: true }
+    })
+  await worker.start()
+  cleanup(async () => await worker.stop())
+  const client = await TestClient.connect(gw.url, { token: token({ sub: 'u1' }) })
+  cleanup(async () => await client.close())
+  await until(async () => (await client.call('calc.add', { a: 0, b: 0 })).result !== undefined, 10000, 'the worker\'s methods at the gateway')
+  return { setup, client, http: gw.http, log }
+}
+
+test('calls, events and presence through the master the Sentinel names', async (t) => {
+  const g = await group(t)
+  await everythingWorks(g.client)
+  assert.deepEqual(await gatewayConnections(await g.setup.master()), GATEWAY_CONNECTIONS)
+})
+
+test('a failover: the gateway and the worker go on with the new master', async (t) => {
+  await through(await group(t), async setup => await setup.failover())
+})
+
+test('the master crashes: once the Sentinel has promoted the replica, everything goes on', async (t) => {
+  await through(await group(t), async setup => await setup.crash())
+})
+
+/** Calls going on while `change` moves the master; then everything works on the new one. */
+async function through ({ setup, client, http, log }: Group, change: (setup: TestSentinel) => Promise<void>): Promise<void> {
+  const before = await setup.master()
+  let running = true
+  let n = 0
+  const failures = new Set<string>()
+  const traffic = (async () => {
+    while (running) {
+      // each call is answered (TestClient.call gives up after 5 s): a result, or an error said as such
+      const f = await client.call('calc.add', { a: n, b: 1 })
+      if (f.error !== undefined) failures.add(`${f.error.code} ${f.error.message}`)
+      else assert.deepEqual(f.result, { sum: n + 1 })
+      n++
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  })()
+  await change(setup)
+  const now = await setup.master()
+  assert.notEqual(now, before)
+  // the gateway and the worker find the new master by themselves
+  await until(async () => (await client.call('calc.add', { a: 40, b: 2 })).result?.sum === 42, 15000, 'calls answered after the switch')
+  running = false
+  await traffic
+  // while no master could be reached, and said so: not "no live worker", not a timeout
+  assert.deepEqual([...failures].filter(f => !/^-32050 Unavailable: (Redis is unreachable|could not count the live workers)/.test(f)), [])
+  // each of the gateway's connections moves by itself: once all have, everything works
+  await until(async () => (await gatewayConnections(now)).length === GATEWAY_CONNECTIONS.length, 5000, 'the gateway\'s connections on the new master')
+  assert.deepEqual(await gatewayConnections(now), GATEWAY_CONNECTIONS)
+  await until(async () => (await fetch(`${http}/ready`)).status === 200, 5000, 'the gateway ready')
+  await everythingWorks(client)
+  assert.deepEqual(log.lines.filter(l => l.level === 'error'), [])
+}
+
+async function everythingWorks (client: TestClient): Promise<void> {
+  const add = await client.call('calc.add', { a: 1, b: 2 })
+  assert.deepEqual(add.result, { sum: 3 }, JSON.stringify(add))
+  const event = client.event('calc.told')
+  assert.deepEqual((await client.call('calc.tell', {})).result, { told: true })
+  assert.deepEqual((await event).params.data, { hello: 'u1' })
+  assert.deepEqual((await client.call('rpc.join', { room: 'lobby' })).result, { room: 'lobby' })
+  const { result } = await client.call('rpc.presence', { room: 'lobby' })
+  assert.deepEqual([result.count, result.users], [1, ['u1']])
+}
+
+/** The names of the gateway's connections to the server on `port`. */
+async function gatewayConnections (port: number): Promise<string[]> {
+  const r = new Redis(port, '127.0.0.1')
+  try {
+    const list = await r.client('LIST') as string
+    return [...list.matchAll(/ name=(fastify-ipc:\S*)/g)].map(m => m[1]).sort()
+  } finally {
+    r.disconnect()
+  }
+}
+
+test('fastify-ipc serve and fastify-ipc worker with REDIS_SENTINELS, and passwords on both the servers and the Sentinel', async (t) => {
+  const passwords: SentinelOptions = { password: 'master-secret', sentinelPassword: 'sentinel-secret' }
+  const cleanup = stopper(t)
+  const setup = await startSentinel(passwords)
+  cleanup(async () => await setup.stop())
+  const env = {
+    REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','),
+    REDIS_SENTINEL_NAME: MASTER_NAME,
+    REDIS_PASSWORD: passwords.password!,
+    REDIS_SENTINEL_PASSWORD: passwords.sentinelPassword!
+  }
+  assert.deepEqual(workerOptionsFromEnv({ ...env, IPC_WORKER_SERVICE: 'cli' }).redis, { sentinels: setup.sentinels, name: MASTER_NAME, password: 'master-secret', sentinelPassword: 'sentinel-secret' })
+  const gateway = await startGatewayProcess({ ...env, IPC_NODE_ID: 's2' })
+  cleanup(async () => await killAll([gateway]))
+  const cli = await startWorkerProcess(WORKER_MODULE, { ...env, IPC_WORKER_SERVICE: 'cli' })
+  cleanup(async () => await killAll([cli]))
+  await methodListed([gateway], 'cli.echo')
+  const c = await TestClient.connect(gateway.url, { token: token({ sub: 'u2' }) })
+  cleanup(async () => await c.close())
+  assert.deepEqual((await c.call('cli.echo', { n: 3, tag: 'x' })).result.square, 9)
+  await setup.failover()
+  await until(async () => (await c.call('cli.echo', { n: 4, tag: 'y' })).result?.square === 16, 15000, 'calls answered after the failover')
+})
