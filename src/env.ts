@@ -80,7 +80,7 @@ export function envBool (name: string, raw: string | undefined): boolean | undef
 }
 
 /** A variable's value, trimmed; undefined when unset or blank. */
-const reader = (env: NodeJS.ProcessEnv) => (name: string): string | undefined => env[name]?.trim() || undefined
+export const reader = (env: NodeJS.ProcessEnv) => (name: string): string | undefined => env[name]?.trim() || undefined
 
 /**
  * Where Redis is: REDIS_URL (with REDIS_CLUSTER), or the Sentinels of REDIS_SENTINELS as ioredis

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { EnvError, fromEnv } from '../src/env.js'
+import { workerOptionsFromEnv } from '../src/worker/run.js'
 import { SECRET, TestClient, token } from './helper.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -79,6 +80,10 @@ describe('standalone server', { concurrency: true }, () => {
       [{ REDIS_SENTINEL_NAME: 'main' }, /^REDIS_SENTINEL_NAME: only with REDIS_SENTINELS$/]
     ]
     for (const [env, message] of bad) assert.throws(() => fromEnv(env), (err: Error) => err instanceof EnvError && message.test(err.message), JSON.stringify(env))
+    // `fastify-ipc worker` reads the same variables, and needs one of REDIS_URL and REDIS_SENTINELS
+    assert.deepEqual(workerOptionsFromEnv({ ...env, IPC_WORKER_SERVICE: 'w' }).redis, fromEnv(env).options.redis)
+    assert.throws(() => workerOptionsFromEnv({ IPC_WORKER_SERVICE: 'w' }), /^Error: REDIS_URL: required \(a redis:\/\/ or rediss:\/\/ URL\), or REDIS_SENTINELS$/)
+    assert.throws(() => workerOptionsFromEnv({ IPC_WORKER_SERVICE: 'w', REDIS_SENTINELS: 's1', REDIS_URL: 'redis://r' }), /set one, not both/)
   })
 
   test('NODE_ENV=production without a JWT secret or key refuses to start', async () => {

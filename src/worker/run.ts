@@ -3,7 +3,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
-import { EnvError, redisFromEnv, redisSentinelHelp } from '../env.js'
+import { EnvError, reader, redisFromEnv, redisSentinelHelp } from '../env.js'
 import { consoleLogger } from './log.js'
 import { SERVICE } from './method.js'
 import { Worker, type WorkerOptions } from './worker.js'
@@ -21,7 +21,7 @@ export const workerEnvHelp: Record<string, string> = {
 }
 
 export function workerOptionsFromEnv (env: NodeJS.ProcessEnv): WorkerOptions {
-  const get = (name: string): string | undefined => env[name]?.trim() || undefined
+  const get = reader(env)
   const redis = redisFromEnv(env)
   if (redis === undefined) throw new EnvError('REDIS_URL: required (a redis:// or rediss:// URL), or REDIS_SENTINELS')
   const service = get('IPC_WORKER_SERVICE')
