@@ -4,6 +4,7 @@
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
 //   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
+//   BENCH_RATES=8000,12000                       rpc-redis and the bare chain paced at these rates too
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
