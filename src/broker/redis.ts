@@ -58,6 +58,8 @@ export class RedisBroker implements Broker {
   /** start() is done: from now on state changes are reported */
   private running = false
   private closed = false
+  /** the last connection error (refused, wrong password, no Sentinel answering): why Redis is unreachable */
+  private lastError: string | undefined
 
   constructor (options: RedisBrokerOptions) {
     this.nodeId = options.nodeId
@@ -106,7 +108,7 @@ export class RedisBroker implements Broker {
       await this.resync()
       this.log.info('Redis reachable')
     } else {
-      this.log.warn('Redis unreachable at start: remote calls fail with -32050 until it answers')
+      this.log.warn({ reason: this.lastError }, 'Redis unreachable at start: remote calls fail with -32050 until it answers')
     }
     this.metrics.breakerOpen.set(this.up ? 0 : 1)
     listener.state(this.up)
@@ -170,9 +172,13 @@ export class RedisBroker implements Broker {
   }
 
   // ioredis reports every failed reconnect; the breaker logs the state change once instead.
-  private readonly onError = (): void => {}
+  // Each failed attempt emits one: kept, and said once when the state changes, not logged per retry.
+  private readonly onError = (err: Error): void => { this.lastError = err.message }
 
-  private readonly onReady = (): void => this.setUp(true)
+  private readonly onReady = (): void => {
+    this.lastError = undefined
+    this.setUp(true)
+  }
 
   private readonly onDown = (): void => this.setUp(false)
 
@@ -198,7 +204,7 @@ export class RedisBroker implements Broker {
       this.log.info('Redis reachable again: remote calls, events and presence resume')
       void this.resync()
     } else {
-      this.log.warn('Redis unreachable: remote calls and publishes fail with -32050 until it returns')
+      this.log.warn({ reason: this.lastError }, 'Redis unreachable: remote calls and publishes fail with -32050 until it returns')
       this.rpc?.failAll(unavailable('Redis is unreachable'))
       this.rpc?.reset()
     }

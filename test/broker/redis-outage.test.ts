@@ -3,8 +3,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Writable } from 'node:stream'
+import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import { API_KEY, startGateway, TestClient, token } from '../helper.js'
+import fastifyIpc from '../../src/index.js'
+import { API_KEY, SECRET, startGateway, TestClient, token } from '../helper.js'
 import { startRedis } from '../helpers/redis.js'
 import { WorkerDouble } from './worker-double.js'
 
@@ -114,4 +117,19 @@ test('a node started while Redis is down starts unready and resumes when Redis c
   await worker.register({ 'late.op': {} })
   worker.serve(() => ({ result: 'here' }))
   await until('the call succeeds', async () => (await client.call('late.op', {})).result === 'here')
+})
+
+test('a node that cannot reach Redis says why (a wrong password), once', async (t) => {
+  const redis = await startRedis(['--requirepass', 'the-right-one'])
+  t.after(async () => await redis.stop())
+  const lines: Array<{ msg: string, reason?: string }> = []
+  const stream = new Writable({ write (chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString())); done() } })
+  const app = Fastify({ logger: { level: 'warn', stream } })
+  t.after(async () => await app.close())
+  await app.register(fastifyIpc, { jwt: { secret: SECRET }, redis: `redis://:a-wrong-one@127.0.0.1:${redis.port}` })
+  await app.ready()
+  await sleep(500) // retries go on meanwhile
+  const said = lines.filter(l => l.msg.startsWith('Redis unreachable'))
+  assert.equal(said.length, 1, JSON.stringify(lines))
+  assert.match(said[0].reason ?? '', /^WRONGPASS/)
 })
