@@ -63,6 +63,8 @@ export class Worker {
   private claiming: Promise<void> | null = null
   private wake: (() => void) | null = null
   private stopped: Promise<void> | null = null
+  /** a heartbeat made it into the worker set: stop() takes it out */
+  private joined = false
 
   constructor (private readonly options: WorkerOptions) {
     const { service, concurrency = 10, prefix, id, logger, stopTimeoutMs = 10000 } = options
@@ -139,8 +141,9 @@ export class Worker {
       for (const j of this.jobs.all()) j.abort?.abort(new Error('worker stopping'))
       this.log.warn(`stop: ${this.jobs.size} requests still running after ${this.stopTimeoutMs} ms; other workers will take them over`)
     }
-    const left = this.redis.zrem(this.keys.workers(this.service), this.id)
-    if (!await within(left, 2000)) this.log.warn('could not leave the worker set: the entry expires by itself')
+    if (this.joined && !await within(this.redis.zrem(this.keys.workers(this.service), this.id), 2000)) {
+      this.log.warn('could not leave the worker set: the entry expires by itself')
+    }
     await close(this.blocking)
     if (this.owned) await close(this.redis)
     this.state = 'stopped'
@@ -168,6 +171,7 @@ export class Worker {
     const key = this.keys.workers(this.service)
     const now = Date.now()
     await this.redis.zadd(key, now + WORKER_TTL_MS, this.id)
+    this.joined = true
     // Members of crashed workers are dead weight: gateways filter them by score, this drops them.
     await this.redis.zremrangebyscore(key, '-inf', now)
   }

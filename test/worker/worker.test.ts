@@ -260,6 +260,19 @@ describe('scheduling', () => {
   })
 })
 
+test('a wrong password: start() fails with what Redis said, and warns of nothing it never did', async (t) => {
+  const locked = await startRedis(['--requirepass', 'the-right-one'])
+  t.after(async () => await locked.stop())
+  const log = memoryLogger()
+  const w = new Worker({ redis: `redis://:a-wrong-one@127.0.0.1:${locked.port}`, service: 'locked', logger: log }).method('locked.op', {}, () => 1)
+  await assert.rejects(w.start(), /WRONGPASS/)
+  // said once, as the reason of the retries; not "could not leave the worker set", which it never joined
+  assert.deepEqual(log.lines.filter(l => l.level === 'warn').map(l => l.msg).sort(), [
+    `worker ${w.id} (reads): Redis unreachable, retrying`,
+    `worker ${w.id}: Redis unreachable, retrying`
+  ])
+})
+
 // Last in this file: it restarts the shared Redis.
 describe('Redis outage', () => {
   test('after Redis restarts empty, the worker sets everything up again and answers', { timeout: 60000 }, async () => {
