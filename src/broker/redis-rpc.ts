@@ -15,8 +15,6 @@ const LIVE_CACHE_MS = 1000
 const DEAD_CACHE_MS = 250
 const MAXLEN = String(REQUEST_MAXLEN)
 
-const unreachable = (): RpcError => new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable')
-
 interface Pending {
   /** `<node>:<boot>.<slot>.<seq>`: unique per node, and says where its reply finds it */
   id: string
@@ -121,7 +119,7 @@ export class RpcClient {
     // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
     const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline))
     sent.catch(() => {
-      if (this.pending.remove(p)) p.reject(unreachable())
+      if (this.pending.remove(p)) p.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
     })
     return result
   }

@@ -171,8 +171,8 @@ export class RedisBroker implements Broker {
     return conn
   }
 
-  // ioredis reports every failed reconnect; the breaker logs the state change once instead.
-  // Each failed attempt emits one: kept, and said once when the state changes, not logged per retry.
+  // ioredis reports every failed reconnect: the last one is kept, and said once when the breaker's
+  // state changes, not logged per retry.
   private readonly onError = (err: Error): void => { this.lastError = err.message }
 
   private readonly onReady = (): void => {
