@@ -1,12 +1,12 @@
 // Remote calls through a real Redis, with the worker side played by raw commands (PROTOCOL.md section 9).
-import { after, before, test } from 'node:test'
+import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import Fastify from 'fastify'
 import fastifyRedis from '@fastify/redis'
-import fastifyIpc from '../../src/index.js'
-import { SECRET, startGateway, TestClient, token } from '../helper.js'
+import fastifyIpc, { type FastifyIpcOptions } from '../../src/index.js'
+import { SECRET, startGateway, TestClient, type TestGateway, token } from '../helper.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
 import { WorkerDouble } from './worker-double.js'
 
@@ -37,14 +37,33 @@ async function until (what: string, check: () => Promise<boolean> | boolean, ms 
   }
 }
 
-test('a remote call: params checked at the gateway, the exact request fields, the answer matched by id', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'math')
+interface RigOptions {
+  /** the Redis (redis.url) */
+  url?: string
+  gateway?: FastifyIpcOptions
+  /** the client's token claims ({ sub: '1' }) */
+  claims?: Record<string, unknown>
+  /** how far ahead the double's heartbeat expires (15000; negative: already expired) */
+  ttlMs?: number
+}
+
+/**
+ * A worker double of `service` with `methods` published, then a gateway and a client authenticated
+ * with rpc.auth; all closed after the test.
+ */
+async function rig (t: TestContext, service: string, methods: Record<string, object>, { url = redis.url, gateway = {}, claims = { sub: '1' }, ttlMs }: RigOptions = {}): Promise<{ worker: WorkerDouble, gw: TestGateway, client: TestClient }> {
+  const worker = new WorkerDouble(url, service)
   t.after(() => worker.close())
-  await worker.register({ 'math.add': addSpec })
-  const gw = await startGateway({ redis: redis.url, nodeId: 'rpc-1' })
+  await worker.register(methods, ttlMs)
+  const gw = await startGateway({ redis: url, ...gateway })
   t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '42', roles: ['admin'] }) })
+  const client = await TestClient.connect(gw.url, { auth: token(claims) })
   t.after(() => client.close())
+  return { worker, gw, client }
+}
+
+test('a remote call: params checked at the gateway, the exact request fields, the answer matched by id', async (t) => {
+  const { worker, client } = await rig(t, 'math', { 'math.add': addSpec }, { gateway: { nodeId: 'rpc-1' }, claims: { sub: '42', roles: ['admin'] } })
 
   const bad = await client.call('math.add', { a: 'x' })
   assert.equal(bad.error?.code, -32602)
@@ -85,14 +104,8 @@ test('a remote call: params checked at the gateway, the exact request fields, th
 })
 
 test('non-ASCII params and user ids reach the worker byte for byte (the gateway writes the XADD itself)', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'text')
-  t.after(() => worker.close())
-  await worker.register({ 'text.echo': {} })
+  const { worker, client } = await rig(t, 'text', { 'text.echo': {} }, { claims: { sub: 'zoë-🚀' } })
   worker.serve(req => ({ result: { params: req.params, userId: JSON.parse(req.fields.caller).userId } }))
-  const gw = await startGateway({ redis: redis.url })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: 'zoë-🚀' }) })
-  t.after(() => client.close())
   const params = { text: 'café ü 日本 🚀', nested: { quote: '"\r\n$3\r\n' }, empty: '' }
   const res = await client.call('text.echo', params)
   assert.deepEqual(res.result, { params, userId: 'zoë-🚀' })
@@ -101,14 +114,8 @@ test('non-ASCII params and user ids reach the worker byte for byte (the gateway 
 test('Redis 6.2 (no BLMPOP): replies are read with BLPOP and LPOP count, none lost', async (t) => {
   const old = await startRedis(['--rename-command', 'BLMPOP', ''])
   t.after(() => old.stop())
-  const worker = new WorkerDouble(old.url, 'math')
-  t.after(() => worker.close())
-  await worker.register({ 'math.add': addSpec })
+  const { worker, client } = await rig(t, 'math', { 'math.add': addSpec }, { url: old.url, gateway: { nodeId: 'rpc-old' }, claims: { sub: '7' } })
   worker.serve(req => ({ result: { sum: req.params.a + req.params.b } }))
-  const gw = await startGateway({ redis: old.url, nodeId: 'rpc-old' })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '7' }) })
-  t.after(() => client.close())
   for (let round = 0; round < 4; round++) { // 50 at a time: the default limit is 64 in flight per connection
     const answers = await Promise.all(Array.from({ length: 50 }, async (_, i) => await client.call('math.add', { a: i, b: round })))
     answers.forEach((res, i) => assert.deepEqual(res.result, { sum: i + round }))
@@ -121,13 +128,7 @@ test('Redis 6.2 (no BLMPOP): replies are read with BLPOP and LPOP count, none lo
 })
 
 test('worker errors pass through; progress frames are forwarded before the answer', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'jobs')
-  t.after(() => worker.close())
-  await worker.register({ 'jobs.run': { params: { type: 'object' } }, 'jobs.fail': {} })
-  const gw = await startGateway({ redis: redis.url })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '7' }) })
-  t.after(() => client.close())
+  const { worker, client } = await rig(t, 'jobs', { 'jobs.run': { params: { type: 'object' } }, 'jobs.fail': {} }, { claims: { sub: '7' } })
   worker.serve(async req => {
     if (req.method === 'jobs.fail') return { error: { code: 4004, message: 'no such job', data: { job: 1 } } }
     await worker.answer(req, { progress: { pct: 50 } })
@@ -167,13 +168,7 @@ test('methods published at run time show in rpc.discover and /openrpc.json; inva
 })
 
 test('no live worker: -32050 at once, without touching the stream', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'idle')
-  t.after(() => worker.close())
-  await worker.register({ 'idle.work': {} }, -1000) // its heartbeat has already expired
-  const gw = await startGateway({ redis: redis.url })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
-  t.after(() => client.close())
+  const { client } = await rig(t, 'idle', { 'idle.work': {} }, { ttlMs: -1000 }) // its heartbeat has already expired
   const started = performance.now()
   const res = await client.call('idle.work', {})
   assert.equal(res.error?.code, -32050)
@@ -182,13 +177,7 @@ test('no live worker: -32050 at once, without touching the stream', async (t) =>
 })
 
 test('a failed count of live workers is said as such, and not remembered', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'typed')
-  t.after(() => worker.close())
-  await worker.register({ 'typed.op': {} })
-  const gw = await startGateway({ redis: redis.url })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
-  t.after(() => client.close())
+  const { worker, client } = await rig(t, 'typed', { 'typed.op': {} })
   await raw.del('ipc:workers:typed')
   await raw.set('ipc:workers:typed', 'not a sorted set')
   const res = await client.call('typed.op', {})
@@ -202,13 +191,7 @@ test('a failed count of live workers is said as such, and not remembered', async
 })
 
 test('deadline: -32008 when the worker is too slow; its late reply is dropped', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'slow')
-  t.after(() => worker.close())
-  await worker.register({ 'slow.op': { timeoutMs: 300 } })
-  const gw = await startGateway({ redis: redis.url, nodeId: 'slow-node' })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
-  t.after(() => client.close())
+  const { worker, gw, client } = await rig(t, 'slow', { 'slow.op': { timeoutMs: 300 } }, { gateway: { nodeId: 'slow-node' } })
 
   const started = performance.now()
   const call = client.call('slow.op', {}, 'late')
@@ -229,13 +212,7 @@ test('deadline: -32008 when the worker is too slow; its late reply is dropped', 
 })
 
 test('a reply finds its call by the slot in its id: ids naming another call, or nothing, are dropped', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'slots')
-  t.after(() => worker.close())
-  await worker.register({ 'slots.op': { timeoutMs: 5000 } })
-  const gw = await startGateway({ redis: redis.url, nodeId: 'slot.node' })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
-  t.after(() => client.close())
+  const { worker, gw, client } = await rig(t, 'slots', { 'slots.op': { timeoutMs: 5000 } }, { gateway: { nodeId: 'slot.node' } })
 
   const calls = [client.call('slots.op', {}, 'a'), client.call('slots.op', {}, 'b')]
   const reqs = await worker.take(2, 2000)
@@ -283,13 +260,7 @@ test('the request stream stays bounded and a reply list outlives no node by more
 })
 
 test('metrics: stream length and pending per service, reply wait, breaker state', async (t) => {
-  const worker = new WorkerDouble(redis.url, 'metered')
-  t.after(() => worker.close())
-  await worker.register({ 'metered.op': {} })
-  const gw = await startGateway({ redis: redis.url })
-  t.after(() => gw.close())
-  const client = await TestClient.connect(gw.url, { auth: token({ sub: '1' }) })
-  t.after(() => client.close())
+  const { worker, gw, client } = await rig(t, 'metered', { 'metered.op': {} })
   worker.serve(() => ({ result: true }))
   assert.equal((await client.call('metered.op', {})).result, true)
   // the double acks after it replied (three commands, one after the other): the answer can come first
