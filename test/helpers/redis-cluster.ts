@@ -1,12 +1,10 @@
 // A real Redis Cluster of three masters per test file, each node a redis-server on a free port
 // (startRedis), joined with `redis-cli --cluster create`. Fails loudly without redis-cli.
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster, Redis } from 'ioredis'
-import { startRedis, type TestRedis } from './redis.js'
+import { serverGroup } from './redis.js'
 
 export interface TestCluster {
   nodes: Array<{ host: string, port: number }>
@@ -16,16 +14,12 @@ export interface TestCluster {
 }
 
 export async function startCluster (size = 3): Promise<TestCluster> {
-  // each node writes its cluster state file: a directory of our own, removed on stop
-  const dir = await mkdtemp(join(tmpdir(), 'ipc-cluster-'))
-  const servers: TestRedis[] = []
-  const stop = async (): Promise<void> => {
-    await Promise.all(servers.map(async s => await s.stop()))
-    await rm(dir, { recursive: true, force: true })
-  }
+  // each node writes its cluster state file in the group's directory
+  const group = await serverGroup('ipc-cluster-')
+  const { stop } = group
   try {
-    for (let i = 0; i < size; i++) servers.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`)]))
-    const nodes = servers.map(s => ({ host: '127.0.0.1', port: s.port }))
+    for (let i = 0; i < size; i++) await group.start(['--cluster-enabled', 'yes', '--cluster-config-file', join(group.dir, `nodes-${i}.conf`)])
+    const nodes = group.servers.map(s => ({ host: '127.0.0.1', port: s.port }))
     await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map(n => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
       .catch((err: Error) => { throw new Error(`redis-cli --cluster create failed (redis-cli comes with redis-server's package): ${err.message}`) })
     await untilReady(nodes)

@@ -1,12 +1,11 @@
 // A real Redis Sentinel setup per test file: a master, its replica and one Sentinel watching them,
 // each a redis-server on a free port (startRedis). `failover()` promotes the replica the way an
 // operator (or the Sentinel, when the master dies) would.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { startRedis, type TestRedis } from './redis.js'
+import { serverGroup } from './redis.js'
 
 export const MASTER_NAME = 'ipcmaster'
 
@@ -30,20 +29,14 @@ export interface SentinelOptions {
 }
 
 export async function startSentinel ({ password, sentinelPassword }: SentinelOptions = {}): Promise<TestSentinel> {
-  const dir = await mkdtemp(join(tmpdir(), 'ipc-sentinel-'))
-  const servers: TestRedis[] = []
-  const stop = async (): Promise<void> => {
-    await Promise.all(servers.map(async s => await s.stop()))
-    await rm(dir, { recursive: true, force: true })
-  }
+  const group = await serverGroup('ipc-sentinel-')
+  const { dir, servers, stop } = group
   try {
     // `--dir`: a replica's sync writes an RDB file there; its first sync at once, not after the
     // default 5 s wait for more replicas; either may become the other's replica: both know the password
     const common = ['--dir', dir, '--repl-diskless-sync-delay', '0', ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])]
-    const master = await startRedis(common)
-    servers.push(master)
-    const replica = await startRedis([...common, '--replicaof', '127.0.0.1', String(master.port)])
-    servers.push(replica)
+    const master = await group.start(common)
+    const replica = await group.start([...common, '--replicaof', '127.0.0.1', String(master.port)])
     // a replica promoted before its first sync would be an empty master
     await synced(master.port, replica.port, password)
     const config = join(dir, 'sentinel.conf')
@@ -55,8 +48,7 @@ export async function startSentinel ({ password, sentinelPassword }: SentinelOpt
       ...(password === undefined ? [] : [`sentinel auth-pass ${MASTER_NAME} ${password}`]),
       ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`])
     ].join('\n') + '\n')
-    const sentinel = await startRedis(['--sentinel'], { config, readyLine: '+monitor master' })
-    servers.push(sentinel)
+    const sentinel = await group.start(['--sentinel'], { config, readyLine: '+monitor master' })
     const ask = async (...args: Array<string | number>): Promise<unknown> => {
       const r = new Redis(sentinel.port, '127.0.0.1', { password: sentinelPassword })
       try {

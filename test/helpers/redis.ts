@@ -3,6 +3,9 @@
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface TestRedis {
   port: number
@@ -72,4 +75,32 @@ export async function startRedis (args: string[] = [], { config, readyLine = 'Re
   }
   await start()
   return { port, url: `redis://127.0.0.1:${port}`, stop, start }
+}
+
+/** Servers started together, with a directory of their own for the files they write. */
+export interface ServerGroup {
+  dir: string
+  servers: TestRedis[]
+  /** startRedis, the server kept in `servers` */
+  start (args?: string[], options?: StartOptions): Promise<TestRedis>
+  /** stops every server and removes the directory */
+  stop (): Promise<void>
+}
+
+export async function serverGroup (prefix: string): Promise<ServerGroup> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const servers: TestRedis[] = []
+  return {
+    dir,
+    servers,
+    async start (args, options) {
+      const server = await startRedis(args, options)
+      servers.push(server)
+      return server
+    },
+    async stop () {
+      await Promise.all(servers.map(async s => await s.stop()))
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
 }
