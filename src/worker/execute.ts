@@ -1,12 +1,12 @@
 // Runs one request's method: params checked again, the handler called with its context, and
 // whatever it returns or throws turned into a reply body.
 import { ErrorCode, RpcError } from '../protocol/errors.js'
-import { validationErrors } from '../protocol/frames.js'
+import { type Caller, validationErrors } from '../protocol/frames.js'
 import type { WorkerLogger } from './log.js'
 import type { WorkerContext, WorkerMethod } from './method.js'
 import type { Publisher } from './publisher.js'
 import { errorObject, internalError, type ReplyBody } from './replies.js'
-import type { WorkerRequest } from './request.js'
+import { callerOf, type WorkerRequest } from './request.js'
 
 // Like the gateway: a result that breaks its own schema is a bug worth a log line, outside production.
 const checkResults = process.env.NODE_ENV !== 'production'
@@ -61,7 +61,6 @@ export class JobAbort {
  * kept every context and its request alive through young-generation GCs until the next full one.
  */
 class Context implements WorkerContext {
-  readonly caller: WorkerContext['caller']
   readonly requestId: string
   readonly deadline: number
   readonly publish: WorkerContext['publish']
@@ -69,15 +68,21 @@ class Context implements WorkerContext {
   /** an own function, so a handler may take it out of the context: `{ progress }` */
   readonly progress: (data: unknown) => void
   readonly #abort: JobAbort
+  readonly #request: WorkerRequest
+  #caller: Caller | undefined
 
   constructor (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort) {
-    this.caller = req.caller
     this.requestId = req.id
     this.deadline = req.deadline
     this.publish = deps.publish
     this.log = deps.log
     this.progress = data => deps.progress(req, data)
     this.#abort = abort
+    this.#request = req
+  }
+
+  get caller (): Caller {
+    return (this.#caller ??= callerOf(this.#request))
   }
 
   get signal (): AbortSignal {
@@ -87,7 +92,11 @@ class Context implements WorkerContext {
 
 const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded')
 
-export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort): Promise<ReplyBody> {
+/**
+ * Runs a request: the reply body at once when the handler answers synchronously (no promise and no
+ * microtask per request, as most handlers of a busy worker do), else a promise of it.
+ */
+export function execute (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort): ReplyBody | Promise<ReplyBody> {
   const method = deps.methods.get(req.method)
   if (method === undefined) return { error: { code: ErrorCode.METHOD_NOT_FOUND, message: `Method not found: ${req.method}` } }
   let params: unknown
@@ -99,18 +108,41 @@ export async function execute (deps: ExecuteDeps, req: WorkerRequest, abort: Job
   if (method.params !== null && !method.params.Check(params)) {
     return { error: { code: ErrorCode.INVALID_PARAMS, message: 'Invalid params', data: { errors: validationErrors(method.params, params) } } }
   }
+  let out: unknown
   try {
-    const result = await method.handler(params, new Context(deps, req, abort))
-    if (checkResults && method.result !== null && !method.result.Check(result)) {
-      deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
-    }
-    return { result }
+    out = method.handler(params, new Context(deps, req, abort))
   } catch (err) {
-    const error = errorObject(err)
-    if (error !== null) return { error }
-    deps.log.error({ err, method: method.name, requestId: req.id }, 'handler failed')
-    return { error: internalError() }
+    abort.end()
+    return failed(deps, method, req, err)
+  }
+  if (isThenable(out)) return settle(deps, method, req, out, abort)
+  abort.end()
+  return answered(deps, method, out)
+}
+
+async function settle (deps: ExecuteDeps, method: WorkerMethod, req: WorkerRequest, out: PromiseLike<unknown>, abort: JobAbort): Promise<ReplyBody> {
+  try {
+    return answered(deps, method, await out)
+  } catch (err) {
+    return failed(deps, method, req, err)
   } finally {
     abort.end()
   }
 }
+
+function answered (deps: ExecuteDeps, method: WorkerMethod, result: unknown): ReplyBody {
+  if (checkResults && method.result !== null && !method.result.Check(result)) {
+    deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
+  }
+  return { result }
+}
+
+function failed (deps: ExecuteDeps, method: WorkerMethod, req: WorkerRequest, err: unknown): ReplyBody {
+  const error = errorObject(err)
+  if (error !== null) return { error }
+  deps.log.error({ err, method: method.name, requestId: req.id }, 'handler failed')
+  return { error: internalError() }
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'

@@ -9,7 +9,7 @@ import type { Publisher } from './publisher.js'
 export type WorkerMethodOptions = MethodOptions
 
 export interface WorkerContext {
-  /** who is calling, as the gateway saw them */
+  /** who is calling, as the gateway saw them (parsed when first read; a request whose caller is not JSON fails there with -32600) */
   caller: Caller
   /** the request id (unique across gateway nodes) */
   requestId: string

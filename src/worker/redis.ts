@@ -101,10 +101,3 @@ export function textEntries (entries: RawEntry[]): Entry[] {
   }
   return out
 }
-
-/** `[field, value, …]` -> `{field: value}` */
-export function record (fields: string[]): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]] = fields[i + 1]
-  return out
-}

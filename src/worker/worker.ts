@@ -256,7 +256,8 @@ export class Worker {
       return
     }
     job.abort = new JobAbort(req.deadline)
-    const body = await execute(this.deps, req, job.abort)
+    const out = execute(this.deps, req, job.abort)
+    const body = out instanceof Promise ? await out : out
     await this.outbox.answer(req.reply, encodeReply(req.id, body), entryId)
   }
 

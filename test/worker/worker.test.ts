@@ -120,6 +120,24 @@ describe('answers', () => {
     assert.equal(final.error?.code, -32600)
   })
 
+  test('a request missing a field, or with a deadline that is not a number, is -32600', async () => {
+    const broken: Array<Record<string, string>> = [{ method: '' }, { deadline: 'soon' }, { deadline: '-1' }]
+    const ids = await Promise.all(broken.map(async fields =>
+      await gw.send('math', 'math.add', { a: 1, b: 1 }, { fields })))
+    for (const { final } of await gw.wait(ids)) assert.deepEqual(final.error, { code: -32600, message: 'Invalid request: malformed request' })
+  })
+
+  // The caller is parsed when a handler reads it: a handler that never does is not failed by it.
+  test('a caller that is not JSON is -32600 for a handler that reads it, and no matter to one that does not', async () => {
+    const [reads, ignores] = await Promise.all([
+      gw.send('math', 'math.echo', {}, { fields: { caller: '{"userId":' } }),
+      gw.send('math', 'math.add', { a: 1, b: 2 }, { fields: { caller: '{"userId":' } })
+    ])
+    const [a, b] = await gw.wait([reads, ignores])
+    assert.deepEqual(a.final.error, { code: -32600, message: 'Invalid request: caller is not JSON' })
+    assert.deepEqual(b.final.result, { sum: 3 })
+  })
+
   test('progress frames come before the final reply, in order (undefined as null)', async () => {
     const { final, progress } = await gw.call('math', 'math.count', { to: 5 })
     assert.deepEqual(progress, [...[1, 2, 3, 4, 5].map(i => ({ i })), null])
