@@ -6,6 +6,7 @@ import type { Broker, OutgoingEvent } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
+import { isThenable } from '../protocol/methods.js'
 import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
@@ -190,9 +191,6 @@ export class Dispatcher {
     conn.close(CloseCode.INTERNAL, 'internal error')
   }
 }
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
 
 async function withDeadline (p: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined

@@ -34,3 +34,7 @@ export function methodSpec (name: string, options: MethodOptions, who = 'fastify
   }
   return spec
 }
+
+/** Whether a handler answered with a promise (or any thenable) rather than a value. */
+export const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'

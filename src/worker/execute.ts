@@ -2,6 +2,7 @@
 // whatever it returns or throws turned into a reply body.
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, validationErrors } from '../protocol/frames.js'
+import { isThenable } from '../protocol/methods.js'
 import type { WorkerLogger } from './log.js'
 import type { WorkerContext, WorkerMethod } from './method.js'
 import type { Publisher } from './publisher.js'
@@ -143,6 +144,3 @@ function failed (deps: ExecuteDeps, method: WorkerMethod, req: WorkerRequest, er
   deps.log.error({ err, method: method.name, requestId: req.id }, 'handler failed')
   return { error: internalError() }
 }
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
