@@ -59,9 +59,11 @@ export function connect (option: unknown, name: string, cluster = false): Link {
 export function duplicate (client: RedisClient, name: string): RedisClient {
   const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name }
   if (client.isCluster) {
-    // ioredis replaces `redisOptions` as a whole: the nodes' credentials and TLS are carried over
+    // ioredis replaces `redisOptions` as a whole: the nodes' credentials and TLS are carried over.
+    // Auto-pipelining is a Cluster's own option too: left on, queued blocking reads would be one
+    // pipeline, answered only when its last read is.
     const cluster = client as Cluster
-    return cluster.duplicate([], { ...clusterQueue, clusterRetryStrategy: retryStrategy, redisOptions: { ...cluster.options.redisOptions, ...own, ...clusterQueue } } satisfies ClusterOptions)
+    return cluster.duplicate([], { ...clusterQueue, enableAutoPipelining: false, clusterRetryStrategy: retryStrategy, redisOptions: { ...cluster.options.redisOptions, ...own, ...clusterQueue } } satisfies ClusterOptions)
   }
   return (client as Redis).duplicate(own)
 }

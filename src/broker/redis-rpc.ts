@@ -10,6 +10,8 @@ import type { RemoteCall } from './types.js'
 
 const BLOCK_SECONDS = 2
 const DRAIN = 256
+/** BLMPOPs kept queued on the reply connection (see readAhead) */
+const AHEAD = 8
 /** how long a "service has a live worker" answer is trusted (ms); a negative one, shorter */
 const LIVE_CACHE_MS = 1000
 const DEAD_CACHE_MS = 250
@@ -83,6 +85,8 @@ export class RpcClient {
   private sweepAt = Infinity
   /** false once the server turned BLMPOP down (Redis before 7.0) */
   private blmpop = true
+  /** the BLMPOPs queued on the reply connection, oldest first; each handles the replies it brings */
+  private ahead: Array<Promise<void>> = []
 
   constructor (
     private readonly redis: RedisClient,
@@ -193,20 +197,20 @@ export class RpcClient {
 
   /**
    * Waits for replies on this node's list and handles what came: with BLMPOP (Redis 7) up to DRAIN
-   * in one command; on Redis 6.2, one BLPOP and then LPOP count until the list is empty (a round
-   * trip more per wake-up, which at moderate load is most of them).
+   * in one command, the next ones already queued; on Redis 6.2, one BLPOP and then LPOP count until
+   * the list is empty (a round trip more per wake-up, which at moderate load is most of them).
    */
   async read (): Promise<void> {
     if (this.blmpop) {
-      let got: [string, string[]] | null
+      if (this.ahead.length <= AHEAD / 2) this.readAhead()
       try {
-        got = await this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN)
+        await this.ahead.shift()
       } catch (err) {
+        // the ones queued behind it fail alike (a dropped connection rejects them all): start afresh
+        this.ahead = []
         if (!/unknown command/i.test(String(err))) throw err
         this.blmpop = false
-        return
       }
-      if (got !== null) for (const raw of got[1]) this.handle(raw)
       return
     }
     const first = await this.reader.blpop(this.replyKey, BLOCK_SECONDS)
@@ -217,6 +221,23 @@ export class RpcClient {
       more = await this.reader.lpop(this.replyKey, DRAIN)
       if (more !== null) for (const raw of more) this.handle(raw)
     } while (more !== null && more.length === DRAIN)
+  }
+
+  // Each command written to Redis is a syscall that wakes it, and below the maximum rate most BLMPOPs
+  // bring one worker's small batch. Redis runs a blocked client's next command once the blocked one
+  // is served, so BLMPOPs can wait there in a queue, and one write tops up AHEAD / 2 of them (at
+  // 15,000 calls/s: 1.27 writes per call instead of 1.38, and 5% less CPU; bench/README item 35).
+  private readAhead (): void {
+    const socket = (this.reader as Redis).stream // a Cluster has none: its commands leave one by one
+    socket?.cork()
+    while (this.ahead.length < AHEAD) {
+      const done = this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN).then(got => {
+        if (got !== null) for (const raw of got[1]) this.handle(raw)
+      })
+      done.catch(() => undefined) // read() awaits it, unless one before it failed and the queue was dropped
+      this.ahead.push(done)
+    }
+    socket?.uncork()
   }
 
   /** Fails every call in flight (Redis went away, or the node is closing). */

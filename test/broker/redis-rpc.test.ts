@@ -8,7 +8,7 @@ import fastifyRedis from '@fastify/redis'
 import fastifyIpc, { type FastifyIpcOptions } from '../../src/index.js'
 import { SECRET, startGateway, TestClient, type TestGateway, token } from '../helper.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { WorkerDouble } from './worker-double.js'
+import { type WireRequest, WorkerDouble } from './worker-double.js'
 
 let redis: TestRedis
 let raw: Redis
@@ -125,6 +125,25 @@ test('Redis 6.2 (no BLMPOP): replies are read with BLPOP and LPOP count, none lo
   const stats = await probe.info('commandstats')
   assert.doesNotMatch(stats, /cmdstat_blmpop:calls=[1-9]/, 'BLMPOP is not there to call')
   assert.match(stats, /cmdstat_blpop:calls=[1-9]/)
+})
+
+test('BLMPOPs wait queued on the reply connection; when it drops, the replies of calls in flight still arrive', async (t) => {
+  const { worker, client } = await rig(t, 'math', { 'math.add': addSpec }, { gateway: { nodeId: 'rpc-queue' }, claims: { sub: '8' } })
+  const replyConn = async (): Promise<string | undefined> => (await raw.client('LIST') as string).split('\n').find(l => l.includes(' name=fastify-ipc:rpc-queue:replies '))
+  // blocked on one (flags=b), the next ones unread in its query buffer
+  await until('BLMPOPs queued', async () => /flags=b .*qbuf=[1-9]\d* .*cmd=blmpop/.test(await replyConn() ?? ''))
+
+  const calls = Array.from({ length: 20 }, async (_, i) => await client.call('math.add', { a: i, b: 1 }))
+  const held: WireRequest[] = []
+  while (held.length < calls.length) held.push(...await worker.take(100, 2000))
+  await raw.client('KILL', 'ID', /\bid=(\d+)/.exec((await replyConn())!)![1])
+  for (const req of held) await worker.answer(req, { result: { sum: req.params.a + req.params.b } })
+  const answers = await Promise.all(calls)
+  answers.forEach((res, i) => assert.deepEqual(res.result, { sum: i + 1 }))
+  // and the reconnected connection queues again
+  worker.serve(req => ({ result: { sum: req.params.a + req.params.b } }))
+  assert.deepEqual((await client.call('math.add', { a: 2, b: 3 })).result, { sum: 5 })
+  await until('BLMPOPs queued again', async () => /flags=b .*qbuf=[1-9]\d* .*cmd=blmpop/.test(await replyConn() ?? ''))
 })
 
 test('worker errors pass through; progress frames are forwarded before the answer', async (t) => {

@@ -99,6 +99,8 @@ test('a node\'s URL gives every node of the cluster its credentials and TLS, and
   for (const { redisOptions } of [c.options, d.options]) {
     assert.deepEqual([redisOptions?.username, redisOptions?.password, redisOptions?.tls], ['app', 'p@ss', {}])
   }
+  // a blocking reader's queued reads are answered one by one, not as one pipeline
+  assert.equal(d.options.enableAutoPipelining, false)
   c.disconnect()
   d.disconnect()
 })
