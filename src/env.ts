@@ -41,8 +41,13 @@ const limitVars: Record<string, keyof typeof Limits> = {
 export const redisSentinelHelp: Record<string, string> = {
   REDIS_SENTINELS: 'Redis Sentinels as host:port,host:port (instead of REDIS_URL): they name the master',
   REDIS_SENTINEL_NAME: 'the master\'s name at the Sentinels (mymaster)',
+  REDIS_USERNAME: 'the ACL user of the master and replicas behind REDIS_SENTINELS (default)',
   REDIS_PASSWORD: 'the password of the master and replicas behind REDIS_SENTINELS',
-  REDIS_SENTINEL_PASSWORD: 'the Sentinels\' own password, if they require one'
+  REDIS_DB: 'the database behind REDIS_SENTINELS (0)',
+  REDIS_TLS: 'true: TLS to the master and replicas behind REDIS_SENTINELS (other CAs: NODE_EXTRA_CA_CERTS)',
+  REDIS_SENTINEL_USERNAME: 'the Sentinels\' own ACL user, if they require one',
+  REDIS_SENTINEL_PASSWORD: 'the Sentinels\' own password, if they require one',
+  REDIS_SENTINEL_TLS: 'true: TLS to the Sentinels'
 }
 
 /** every variable the server reads, with its meaning (for the README and `--help`) */
@@ -92,8 +97,10 @@ export function redisFromEnv (env: NodeJS.ProcessEnv): { redis: string | RedisOp
   const sentinels = get('REDIS_SENTINELS')
   const cluster = envBool('REDIS_CLUSTER', get('REDIS_CLUSTER')) ?? false
   if (url !== undefined && sentinels !== undefined) throw new EnvError('REDIS_URL and REDIS_SENTINELS: set one, not both')
-  for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']) {
-    if (get(name) !== undefined && sentinels === undefined) throw new EnvError(`${name}: only with REDIS_SENTINELS${name === 'REDIS_PASSWORD' ? ' (with REDIS_URL, the password goes in the URL)' : ''}`)
+  // With REDIS_URL these are parts of the URL: rediss://user:password@host:port/db
+  const inUrl: Record<string, string> = { REDIS_USERNAME: 'the user goes in the URL', REDIS_PASSWORD: 'the password goes in the URL', REDIS_DB: 'the db goes in the URL', REDIS_TLS: 'TLS is rediss://' }
+  for (const name of Object.keys(redisSentinelHelp).filter(n => n !== 'REDIS_SENTINELS')) {
+    if (get(name) !== undefined && sentinels === undefined) throw new EnvError(`${name}: only with REDIS_SENTINELS${name in inUrl ? ` (with REDIS_URL, ${inUrl[name]})` : ''}`)
   }
   if (cluster && url === undefined) throw new EnvError('REDIS_CLUSTER=true: needs REDIS_URL, the URL of one of the cluster\'s nodes')
   if (url !== undefined) {
@@ -101,17 +108,23 @@ export function redisFromEnv (env: NodeJS.ProcessEnv): { redis: string | RedisOp
     return { redis: url, cluster }
   }
   if (sentinels === undefined) return undefined
-  const password = get('REDIS_PASSWORD')
-  const sentinelPassword = get('REDIS_SENTINEL_PASSWORD')
-  return {
-    redis: {
-      sentinels: sentinels.split(',').map(s => sentinelAddress(s.trim(), sentinels)),
-      name: get('REDIS_SENTINEL_NAME') ?? 'mymaster',
-      ...(password === undefined ? {} : { password }),
-      ...(sentinelPassword === undefined ? {} : { sentinelPassword })
-    },
-    cluster: false
+  const db = get('REDIS_DB')
+  if (db !== undefined && !/^\d{1,5}$/.test(db)) throw new EnvError(`REDIS_DB=${db}: must be a database number (0, 1, ...)`)
+  const options: RedisOptions = {
+    sentinels: sentinels.split(',').map(s => sentinelAddress(s.trim(), sentinels)),
+    name: get('REDIS_SENTINEL_NAME') ?? 'mymaster'
   }
+  // only what is set: the options stay as short as the environment
+  const set = <K extends keyof RedisOptions>(key: K, value: RedisOptions[K] | undefined): void => { if (value !== undefined) options[key] = value }
+  set('username', get('REDIS_USERNAME'))
+  set('password', get('REDIS_PASSWORD'))
+  set('db', db === undefined ? undefined : Number(db))
+  // ioredis learns the master's address from the Sentinels, and connects to it with TLS only when told to
+  if (envBool('REDIS_TLS', get('REDIS_TLS')) === true) Object.assign(options, { tls: {}, enableTLSForSentinelMode: true })
+  set('sentinelUsername', get('REDIS_SENTINEL_USERNAME'))
+  set('sentinelPassword', get('REDIS_SENTINEL_PASSWORD'))
+  if (envBool('REDIS_SENTINEL_TLS', get('REDIS_SENTINEL_TLS')) === true) options.sentinelTLS = {}
+  return { redis: options, cluster: false }
 }
 
 /** `host:port`, `[ipv6]:port`, or a host alone (port 26379, Sentinel's own) */

@@ -70,6 +70,18 @@ describe('standalone server', { concurrency: true }, () => {
       sentinelPassword: 'p2'
     })
     assert.deepEqual(fromEnv({ REDIS_SENTINELS: 's1:26380' }).options.redis, { sentinels: [{ host: 's1', port: 26380 }], name: 'mymaster' })
+    const acl = { REDIS_SENTINELS: 's1', REDIS_USERNAME: 'app', REDIS_DB: '3', REDIS_TLS: 'true', REDIS_SENTINEL_USERNAME: 'watch', REDIS_SENTINEL_TLS: '1' }
+    assert.deepEqual(fromEnv(acl).options.redis, {
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'mymaster',
+      username: 'app',
+      db: 3,
+      tls: {},
+      enableTLSForSentinelMode: true,
+      sentinelUsername: 'watch',
+      sentinelTLS: {}
+    })
+    assert.deepEqual(fromEnv({ REDIS_SENTINELS: 's1', REDIS_TLS: 'false', REDIS_SENTINEL_TLS: 'false' }).options.redis, { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster' })
     const bad: Array<[Record<string, string>, RegExp]> = [
       [{ REDIS_SENTINELS: 's1:x' }, /^REDIS_SENTINELS=s1:x: each entry must be host:port/],
       [{ REDIS_SENTINELS: 's1:26379,s2:70000' }, /"s2:70000" is not/],
@@ -77,7 +89,12 @@ describe('standalone server', { concurrency: true }, () => {
       [{ REDIS_SENTINELS: 's1', REDIS_URL: 'redis://r' }, /^REDIS_URL and REDIS_SENTINELS: set one, not both$/],
       [{ REDIS_SENTINELS: 's1', REDIS_CLUSTER: 'true' }, /^REDIS_CLUSTER=true: needs REDIS_URL/],
       [{ REDIS_URL: 'redis://r', REDIS_PASSWORD: 'p' }, /^REDIS_PASSWORD: only with REDIS_SENTINELS \(with REDIS_URL, the password goes in the URL\)$/],
-      [{ REDIS_SENTINEL_NAME: 'main' }, /^REDIS_SENTINEL_NAME: only with REDIS_SENTINELS$/]
+      [{ REDIS_URL: 'redis://r', REDIS_DB: '2' }, /^REDIS_DB: only with REDIS_SENTINELS \(with REDIS_URL, the db goes in the URL\)$/],
+      [{ REDIS_URL: 'redis://r', REDIS_TLS: 'true' }, /^REDIS_TLS: only with REDIS_SENTINELS \(with REDIS_URL, TLS is rediss:\/\/\)$/],
+      [{ REDIS_SENTINEL_NAME: 'main' }, /^REDIS_SENTINEL_NAME: only with REDIS_SENTINELS$/],
+      [{ REDIS_SENTINEL_TLS: 'true' }, /^REDIS_SENTINEL_TLS: only with REDIS_SENTINELS$/],
+      [{ REDIS_SENTINELS: 's1', REDIS_DB: 'two' }, /^REDIS_DB=two: must be a database number/],
+      [{ REDIS_SENTINELS: 's1', REDIS_TLS: 'yes' }, /^REDIS_TLS=yes: must be true or false$/]
     ]
     for (const [env, message] of bad) assert.throws(() => fromEnv(env), (err: Error) => err instanceof EnvError && message.test(err.message), JSON.stringify(env))
     // `fastify-ipc worker` reads the same variables, and needs one of REDIS_URL and REDIS_SENTINELS

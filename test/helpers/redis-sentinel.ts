@@ -1,11 +1,12 @@
 // A real Redis Sentinel setup per test file: a master, its replica and one Sentinel watching them,
-// each a redis-server on a free port (startRedis). `failover()` promotes the replica the way an
-// operator (or the Sentinel, when the master dies) would.
-import { writeFile } from 'node:fs/promises'
+// each a redis-server on a free port (startRedis), with passwords, an ACL user or TLS when asked.
+// `failover()` promotes the replica the way an operator (or the Sentinel, when the master dies) would.
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import { serverGroup } from './redis.js'
+import { makeCerts } from './tls.js'
 
 export const MASTER_NAME = 'ipcmaster'
 
@@ -19,26 +20,40 @@ export interface TestSentinel {
   /** kills the master (SIGKILL); resolves once the Sentinel has found it down and promoted the replica */
   crash (): Promise<void>
   stop (): Promise<void>
+  /** with `tls`: the CA file that signed every server's certificate */
+  ca?: string
 }
 
 export interface SentinelOptions {
-  /** the master's and the replica's password (`requirepass`) */
+  /** the master's and the replica's password (`requirepass`, or the ACL user's with `username`) */
   password?: string
+  /** an ACL user with `password` on the master and the replica, whose `default` user is then off */
+  username?: string
   /** the Sentinel's own */
   sentinelPassword?: string
+  /** every server, the Sentinel included, speaks TLS only */
+  tls?: boolean
 }
 
-export async function startSentinel ({ password, sentinelPassword }: SentinelOptions = {}): Promise<TestSentinel> {
+export async function startSentinel ({ password, username, sentinelPassword, tls }: SentinelOptions = {}): Promise<TestSentinel> {
   const group = await serverGroup('ipc-sentinel-')
   const { dir, servers, stop } = group
   try {
+    const files = tls === true ? await makeCerts(dir) : undefined
+    const secure: RedisOptions = files === undefined ? {} : { tls: { ca: await readFile(files.ca) } }
+    const server: RedisOptions = { username, password, ...secure }
+    const auth = password === undefined
+      ? []
+      : username === undefined
+        ? ['--requirepass', password, '--masterauth', password]
+        : ['--user', 'default', 'off', '--user', username, 'on', `>${password}`, '~*', '&*', '+@all', '--masteruser', username, '--masterauth', password]
     // `--dir`: a replica's sync writes an RDB file there; its first sync at once, not after the
     // default 5 s wait for more replicas; either may become the other's replica: both know the password
-    const common = ['--dir', dir, '--repl-diskless-sync-delay', '0', ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])]
-    const master = await group.start(common)
-    const replica = await group.start([...common, '--replicaof', '127.0.0.1', String(master.port)])
+    const common = ['--dir', dir, '--repl-diskless-sync-delay', '0', ...auth]
+    const master = await group.start(common, { tls: files })
+    const replica = await group.start([...common, '--replicaof', '127.0.0.1', String(master.port)], { tls: files })
     // a replica promoted before its first sync would be an empty master
-    await synced(master.port, replica.port, password)
+    await synced(master.port, replica.port, server)
     const config = join(dir, 'sentinel.conf')
     // quorum 1: the one Sentinel decides; short timeouts keep a failover within a test's time
     await writeFile(config, [
@@ -46,11 +61,12 @@ export async function startSentinel ({ password, sentinelPassword }: SentinelOpt
       `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
       `sentinel failover-timeout ${MASTER_NAME} 2000`,
       ...(password === undefined ? [] : [`sentinel auth-pass ${MASTER_NAME} ${password}`]),
+      ...(username === undefined ? [] : [`sentinel auth-user ${MASTER_NAME} ${username}`]),
       ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`])
     ].join('\n') + '\n')
-    const sentinel = await group.start(['--sentinel'], { config, readyLine: '+monitor master' })
+    const sentinel = await group.start(['--sentinel'], { config, readyLine: '+monitor master', tls: files })
     const ask = async (...args: Array<string | number>): Promise<unknown> => {
-      const r = new Redis(sentinel.port, '127.0.0.1', { password: sentinelPassword })
+      const r = new Redis(sentinel.port, '127.0.0.1', { password: sentinelPassword, ...secure })
       try {
         return await r.call('SENTINEL', ...args)
       } finally {
@@ -84,7 +100,7 @@ export async function startSentinel ({ password, sentinelPassword }: SentinelOpt
       await servers.find(s => s.port === before)!.stop('SIGKILL')
       await promoted(before, Date.now() + 20000)
     }
-    return { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], master: current, failover, crash, stop }
+    return { sentinels: [{ host: '127.0.0.1', port: sentinel.port }], master: current, failover, crash, stop, ca: files?.ca }
   } catch (err) {
     await stop()
     throw err
@@ -95,9 +111,9 @@ export async function startSentinel ({ password, sentinelPassword }: SentinelOpt
  * Until a write on the master shows on the replica. The link being up is not enough: after a diskless
  * first sync, the master holds the replica's stream back until its first ack (up to a second later).
  */
-async function synced (master: number, replica: number, password: string | undefined): Promise<void> {
-  const m = new Redis(master, '127.0.0.1', { password })
-  const r = new Redis(replica, '127.0.0.1', { password })
+async function synced (master: number, replica: number, options: RedisOptions): Promise<void> {
+  const m = new Redis(master, '127.0.0.1', options)
+  const r = new Redis(replica, '127.0.0.1', options)
   try {
     await m.set('sentinel-test:synced', '1')
     const until = Date.now() + 10000

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { TlsFiles } from './tls.js'
 
 export interface TestRedis {
   port: number
@@ -37,15 +38,20 @@ export interface StartOptions {
   config?: string
   /** the log line that says it serves (a Sentinel says `+monitor` instead) */
   readyLine?: string
+  /** TLS only, on the port; and to its master, when a replica (or the servers it monitors, when a Sentinel) */
+  tls?: TlsFiles
 }
 
 /** `args`: extra redis-server options, e.g. `['--rename-command', 'BLMPOP', '']` to play an older Redis */
-export async function startRedis (args: string[] = [], { config, readyLine = 'Ready to accept connections' }: StartOptions = {}): Promise<TestRedis> {
+export async function startRedis (args: string[] = [], { config, readyLine = 'Ready to accept connections', tls }: StartOptions = {}): Promise<TestRedis> {
   const bin = binary()
   const port = await freePort()
+  const listen = tls === undefined
+    ? ['--port', String(port)]
+    : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no', '--tls-replication', 'yes']
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
-    const proc = spawn(bin, [...(config === undefined ? [] : [config]), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(bin, [...(config === undefined ? [] : [config]), ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     let out = ''
     await new Promise<void>((resolve, reject) => {
@@ -74,7 +80,7 @@ export async function startRedis (args: string[] = [], { config, readyLine = 'Re
     await exited
   }
   await start()
-  return { port, url: `redis://127.0.0.1:${port}`, stop, start }
+  return { port, url: `${tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`, stop, start }
 }
 
 /** Servers started together, with a directory of their own for the files they write. */

@@ -3,11 +3,12 @@
 // (ioredis asks the Sentinel where the master is); then the replica is promoted, by hand or because
 // the master crashed: calls, events and presence go on with the new master, and a call caught by the
 // switch is answered -32050, never left hanging.
+import { readFile } from 'node:fs/promises'
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import Type from 'typebox'
-import { MASTER_NAME, type SentinelOptions, startSentinel, type TestSentinel } from '../helpers/redis-sentinel.js'
+import { MASTER_NAME, startSentinel, type TestSentinel } from '../helpers/redis-sentinel.js'
 import { startGateway, TestClient, token } from '../helper.js'
 import { killAll, methodListed, startGatewayProcess, startWorkerProcess } from '../helpers/processes.js'
 import { WORKER_MODULE } from '../cluster/cluster.js'
@@ -118,26 +119,55 @@ async function gatewayConnections (port: number): Promise<string[]> {
   }
 }
 
-test('fastify-ipc serve and fastify-ipc worker with REDIS_SENTINELS, and passwords on both the servers and the Sentinel', async (t) => {
-  const passwords: SentinelOptions = { password: 'master-secret', sentinelPassword: 'sentinel-secret' }
-  const cleanup = stopper(t)
-  const setup = await startSentinel(passwords)
-  cleanup(async () => await setup.stop())
-  const env = {
-    REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','),
-    REDIS_SENTINEL_NAME: MASTER_NAME,
-    REDIS_PASSWORD: passwords.password!,
-    REDIS_SENTINEL_PASSWORD: passwords.sentinelPassword!
-  }
-  assert.deepEqual(workerOptionsFromEnv({ ...env, IPC_WORKER_SERVICE: 'cli' }).redis, { sentinels: setup.sentinels, name: MASTER_NAME, password: 'master-secret', sentinelPassword: 'sentinel-secret' })
-  const gateway = await startGatewayProcess({ ...env, IPC_NODE_ID: 's2' })
+/**
+ * `fastify-ipc serve` and `fastify-ipc worker` (service `cli`) given the Sentinel setup by the
+ * environment alone (REDIS_SENTINELS and REDIS_SENTINEL_NAME, and `env`), and a client of the gateway.
+ */
+async function fromEnvironment (cleanup: ReturnType<typeof stopper>, setup: TestSentinel, env: Record<string, string>, nodeId: string): Promise<TestClient> {
+  const all = { REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: MASTER_NAME, ...env }
+  const gateway = await startGatewayProcess({ ...all, IPC_NODE_ID: nodeId })
   cleanup(async () => await killAll([gateway]))
-  const cli = await startWorkerProcess(WORKER_MODULE, { ...env, IPC_WORKER_SERVICE: 'cli' })
+  const cli = await startWorkerProcess(WORKER_MODULE, { ...all, IPC_WORKER_SERVICE: 'cli' })
   cleanup(async () => await killAll([cli]))
   await methodListed([gateway], 'cli.echo')
-  const c = await TestClient.connect(gateway.url, { token: token({ sub: 'u2' }) })
+  const c = await TestClient.connect(gateway.url, { token: token({ sub: nodeId }) })
   cleanup(async () => await c.close())
+  return c
+}
+
+test('fastify-ipc serve and fastify-ipc worker with REDIS_SENTINELS, and passwords on both the servers and the Sentinel', async (t) => {
+  const cleanup = stopper(t)
+  const setup = await startSentinel({ password: 'master-secret', sentinelPassword: 'sentinel-secret' })
+  cleanup(async () => await setup.stop())
+  const env = { REDIS_PASSWORD: 'master-secret', REDIS_SENTINEL_PASSWORD: 'sentinel-secret' }
+  const addresses = { REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: MASTER_NAME }
+  assert.deepEqual(workerOptionsFromEnv({ ...addresses, ...env, IPC_WORKER_SERVICE: 'cli' }).redis, { sentinels: setup.sentinels, name: MASTER_NAME, password: 'master-secret', sentinelPassword: 'sentinel-secret' })
+  const c = await fromEnvironment(cleanup, setup, env, 's2')
   assert.deepEqual((await c.call('cli.echo', { n: 3, tag: 'x' })).result.square, 9)
   await setup.failover()
   await until(async () => (await c.call('cli.echo', { n: 4, tag: 'y' })).result?.square === 16, 15000, 'calls answered after the failover')
+})
+
+test('REDIS_TLS, REDIS_SENTINEL_TLS, REDIS_USERNAME and REDIS_DB: serve and worker over TLS, as an ACL user, in database 3', async (t) => {
+  const cleanup = stopper(t)
+  const setup = await startSentinel({ username: 'app', password: 'app-secret', sentinelPassword: 'sentinel-secret', tls: true })
+  cleanup(async () => await setup.stop())
+  const c = await fromEnvironment(cleanup, setup, {
+    REDIS_USERNAME: 'app',
+    REDIS_PASSWORD: 'app-secret',
+    REDIS_DB: '3',
+    REDIS_TLS: 'true',
+    REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+    REDIS_SENTINEL_TLS: 'true',
+    // the servers' certificates are signed by the test's own CA
+    NODE_EXTRA_CA_CERTS: setup.ca!
+  }, 's3')
+  assert.deepEqual((await c.call('cli.echo', { n: 5, tag: 'tls' })).result.square, 25)
+
+  // everything is in database 3 of the master, over TLS, as the ACL user; nothing in database 0
+  const master = new Redis(await setup.master(), '127.0.0.1', { username: 'app', password: 'app-secret', tls: { ca: await readFile(setup.ca!) } })
+  cleanup(async () => master.disconnect())
+  assert.ok(await master.select(3) === 'OK' && await master.exists('ipc:rpc:cli', 'ipc:methods:cli') === 2)
+  await master.select(0)
+  assert.deepEqual(await master.keys('ipc:*'), [])
 })
