@@ -119,12 +119,16 @@ async function gatewayConnections (port: number): Promise<string[]> {
   }
 }
 
+/** The Sentinel's address and the master's name, as the environment gives them. */
+const addresses = (setup: TestSentinel): Record<string, string> =>
+  ({ REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: MASTER_NAME })
+
 /**
  * `fastify-ipc serve` and `fastify-ipc worker` (service `cli`) given the Sentinel setup by the
  * environment alone (REDIS_SENTINELS and REDIS_SENTINEL_NAME, and `env`), and a client of the gateway.
  */
 async function fromEnvironment (cleanup: ReturnType<typeof stopper>, setup: TestSentinel, env: Record<string, string>, nodeId: string): Promise<TestClient> {
-  const all = { REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: MASTER_NAME, ...env }
+  const all = { ...addresses(setup), ...env }
   const gateway = await startGatewayProcess({ ...all, IPC_NODE_ID: nodeId })
   cleanup(async () => await killAll([gateway]))
   const cli = await startWorkerProcess(WORKER_MODULE, { ...all, IPC_WORKER_SERVICE: 'cli' })
@@ -140,8 +144,7 @@ test('fastify-ipc serve and fastify-ipc worker with REDIS_SENTINELS, and passwor
   const setup = await startSentinel({ password: 'master-secret', sentinelPassword: 'sentinel-secret' })
   cleanup(async () => await setup.stop())
   const env = { REDIS_PASSWORD: 'master-secret', REDIS_SENTINEL_PASSWORD: 'sentinel-secret' }
-  const addresses = { REDIS_SENTINELS: setup.sentinels.map(s => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: MASTER_NAME }
-  assert.deepEqual(workerOptionsFromEnv({ ...addresses, ...env, IPC_WORKER_SERVICE: 'cli' }).redis, { sentinels: setup.sentinels, name: MASTER_NAME, password: 'master-secret', sentinelPassword: 'sentinel-secret' })
+  assert.deepEqual(workerOptionsFromEnv({ ...addresses(setup), ...env, IPC_WORKER_SERVICE: 'cli' }).redis, { sentinels: setup.sentinels, name: MASTER_NAME, password: 'master-secret', sentinelPassword: 'sentinel-secret' })
   const c = await fromEnvironment(cleanup, setup, env, 's2')
   assert.deepEqual((await c.call('cli.echo', { n: 3, tag: 'x' })).result.square, 9)
   await setup.failover()
