@@ -26,9 +26,12 @@ export function connect (input: RedisInput, log: WorkerLogger, name: string, clu
   return { client: watch(client, log, name), owned: true }
 }
 
-/** A connection of its own for a blocking command, closed by the caller. */
-export function duplicate (client: WorkerRedis, log: WorkerLogger, name: string): WorkerRedis {
-  return watch(client.duplicate(), log, name)
+/** A connection of its own for a blocking command, closed by the caller; `connectionName` shows in CLIENT LIST. */
+export function duplicate (client: WorkerRedis, log: WorkerLogger, name: string, connectionName: string): WorkerRedis {
+  const copy = client.isCluster
+    ? (client as Cluster).duplicate([], { redisOptions: { ...(client as Cluster).options.redisOptions, connectionName } })
+    : (client as Redis).duplicate({ connectionName })
+  return watch(copy, log, name)
 }
 
 // ioredis reconnects by itself; say so once per state change, not once per retry.

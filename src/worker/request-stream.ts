@@ -32,6 +32,12 @@ export class RequestStream {
     return { next, entries }
   }
 
+  /** Whether a request has been idle for CLAIM_IDLE_MS: its worker died, and it is there to be claimed. */
+  async abandoned (): Promise<boolean> {
+    const rows = await this.redis.call('XPENDING', this.key, WORKER_GROUP, 'IDLE', CLAIM_IDLE_MS, '-', '+', 1) as unknown[]
+    return rows.length > 0
+  }
+
   /** How often a pending request has been delivered; null once it is acked. */
   async deliveries (entryId: string): Promise<number | null> {
     const rows = await this.redis.call('XPENDING', this.key, WORKER_GROUP, entryId, entryId, 1) as Array<[string, string, number, number]>

@@ -16,7 +16,8 @@ import { Worker } from '../../src/worker/index.js'
 import { workerOptionsFromEnv } from '../../src/worker/run.js'
 import { memoryLogger, until } from './fake-gateway.js'
 
-const GATEWAY_CONNECTIONS = ['fastify-ipc:s1', 'fastify-ipc:s1:catalog', 'fastify-ipc:s1:events', 'fastify-ipc:s1:replies']
+/** the gateway's connections, and the worker's blocking one */
+const CONNECTIONS = ['fastify-ipc:s1', 'fastify-ipc:s1:catalog', 'fastify-ipc:s1:events', 'fastify-ipc:s1:replies', 'fastify-ipc:worker:calc-1:reads']
 
 interface Group { setup: TestSentinel, client: TestClient, http: string, log: ReturnType<typeof memoryLogger> }
 
@@ -36,7 +37,7 @@ async function group (t: TestContext): Promise<Group> {
   const gw = await startGateway({ redis, nodeId: 's1', publicRooms: ['lobby'] })
   cleanup(async () => await gw.close())
   const log = memoryLogger()
-  const worker = new Worker({ redis, service: 'calc', logger: log })
+  const worker = new Worker({ redis, service: 'calc', id: 'calc-1', logger: log })
     .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
     .method('calc.tell', {}, async (_params, ctx) => {
       await ctx.publish.toUser(ctx.caller.userId, 'calc.told', { hello: ctx.caller.userId })
@@ -53,7 +54,7 @@ async function group (t: TestContext): Promise<Group> {
 test('calls, events and presence through the master the Sentinel names', async (t) => {
   const g = await group(t)
   await everythingWorks(g.client)
-  assert.deepEqual(await gatewayConnections(await g.setup.master()), GATEWAY_CONNECTIONS)
+  assert.deepEqual(await namedConnections(await g.setup.master()), CONNECTIONS)
 })
 
 test('a failover: the gateway and the worker go on with the new master', async (t) => {
@@ -89,9 +90,9 @@ async function through ({ setup, client, http, log }: Group, change: (setup: Tes
   await traffic
   // while no master could be reached, and said so: not "no live worker", not a timeout
   assert.deepEqual([...failures].filter(f => !/^-32050 Unavailable: (Redis is unreachable|could not count the live workers)/.test(f)), [])
-  // each of the gateway's connections moves by itself: once all have, everything works
-  await until(async () => (await gatewayConnections(now)).length === GATEWAY_CONNECTIONS.length, 5000, 'the gateway\'s connections on the new master')
-  assert.deepEqual(await gatewayConnections(now), GATEWAY_CONNECTIONS)
+  // each connection moves by itself: once all have, everything works
+  await until(async () => (await namedConnections(now)).length === CONNECTIONS.length, 5000, 'the connections on the new master')
+  assert.deepEqual(await namedConnections(now), CONNECTIONS)
   await until(async () => (await fetch(`${http}/ready`)).status === 200, 5000, 'the gateway ready')
   await everythingWorks(client)
   assert.deepEqual(log.lines.filter(l => l.level === 'error'), [])
@@ -108,8 +109,8 @@ async function everythingWorks (client: TestClient): Promise<void> {
   assert.deepEqual([result.count, result.users], [1, ['u1']])
 }
 
-/** The names of the gateway's connections to the server on `port`. */
-async function gatewayConnections (port: number): Promise<string[]> {
+/** The names of our connections to the server on `port`. */
+async function namedConnections (port: number): Promise<string[]> {
   const r = new Redis(port, '127.0.0.1')
   try {
     const list = await r.client('LIST') as string

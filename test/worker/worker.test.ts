@@ -278,6 +278,80 @@ describe('scheduling', () => {
   })
 })
 
+describe('queued reads', () => {
+  const readsOf = async (id: string): Promise<string | undefined> =>
+    (await gw.redis.client('LIST') as string).split('\n').find(l => l.includes(` name=fastify-ipc:worker:${id}:reads `))
+  // blocked on one (flags=b), the next ones unread in its query buffer
+  const queued = (line: string | undefined): boolean => /flags=b .*qbuf=[1-9]\d* .*cmd=xreadgroup/.test(line ?? '')
+  const connId = (line: string | undefined): string => /\bid=(\d+)/.exec(line ?? '')![1]
+
+  test('reads wait queued in Redis; stop() ends them at once, also after their connection was killed', async () => {
+    const w = worker({ service: 'queue', id: 'queue-1', concurrency: 8 }).method('queue.echo', {}, (params) => params)
+    await w.start()
+    await until(async () => queued(await readsOf('queue-1')), 5000, 'reads queued')
+    assert.deepEqual((await gw.call('queue', 'queue.echo', { n: 1 })).final.result, { n: 1 })
+
+    // ioredis sends the queued reads again on its new connection, whose CLIENT ID stop() must know
+    const killed = connId(await readsOf('queue-1'))
+    await gw.redis.client('KILL', 'ID', killed)
+    await until(async () => { const line = await readsOf('queue-1'); return queued(line) && connId(line) !== killed }, 5000, 'reads queued again')
+    const answers = await gw.wait(await Promise.all(Array.from({ length: 20 }, async (_, n) => await gw.send('queue', 'queue.echo', { n }))))
+    assert.deepEqual(answers.map(a => a.final.result), Array.from({ length: 20 }, (_, n) => ({ n })))
+
+    const t0 = Date.now()
+    await w.stop()
+    // a read left blocked would hold stop() for its BLOCK (2 s)
+    assert.ok(Date.now() - t0 < 1500, `stop took ${Date.now() - t0} ms`)
+    assert.equal(await readsOf('queue-1'), undefined)
+    assert.equal((await gw.redis.xpending('ipc:rpc:queue', 'workers') as [number])[0], 0)
+  })
+
+  test('requests taken over count against the concurrency that queued reads hold', async () => {
+    let running = 0
+    let most = 0
+    const w = worker({ service: 'spare', concurrency: 2 }).method('spare.work', { params: Type.Object({ n: Type.Integer() }) }, async ({ n }) => {
+      most = Math.max(most, ++running)
+      await sleep(300)
+      running--
+      return n
+    })
+    const abandoned = await abandon('spare', 'spare.work', 6)
+    await w.start()
+    // the first claim has started: new requests now come while the idle worker's reads held every slot
+    await until(() => running > 0, 5000, 'a request taken over')
+    const fresh = await Promise.all(Array.from({ length: 6 }, async (_, n) => await gw.send('spare', 'spare.work', { n: n + 6 })))
+    const answers = await gw.wait([...abandoned, ...fresh])
+    assert.deepEqual(answers.map(a => a.final.result), Array.from({ length: 12 }, (_, n) => n))
+    assert.equal(most, 2)
+    assert.equal((await gw.redis.xpending('ipc:rpc:spare', 'workers') as [number])[0], 0)
+  })
+
+  test('an ACL user without CLIENT: said once; requests are answered and taken over, stop() waits for the reads instead', async () => {
+    await gw.redis.acl('SETUSER', 'noclient', 'on', '>pw', '~*', '&*', '+@all', '-client')
+    const log = memoryLogger()
+    const w = worker({ service: 'acl', logger: log, redis: redis.url.replace('//', '//noclient:pw@') }).method('acl.echo', {}, (params) => params)
+    const [abandoned] = await abandon('acl', 'acl.echo', 1)
+    await w.start()
+    assert.deepEqual((await gw.call('acl', 'acl.echo', { n: 1 })).final.result, { n: 1 })
+    assert.deepEqual((await gw.wait([abandoned])).map(a => a.final.result), [{ n: 0 }])
+    const t0 = Date.now()
+    await w.stop()
+    assert.ok(Date.now() - t0 < 4500, `stop took ${Date.now() - t0} ms`)
+    assert.equal((await gw.redis.xpending('ipc:rpc:acl', 'workers') as [number])[0], 0)
+    assert.deepEqual(log.lines.filter(l => l.level === 'warn').map(l => l.msg), ['CLIENT ID refused: stop() and takeovers wait for reads to end by themselves (up to 3 s)'])
+  })
+})
+
+/** `n` requests ({ n: 0 }…) left pending by a dead consumer, idle for a minute: there to be taken over. */
+async function abandon (service: string, method: string, n: number): Promise<string[]> {
+  const stream = `ipc:rpc:${service}`
+  await gw.redis.xgroup('CREATE', stream, 'workers', '0', 'MKSTREAM')
+  const ids = await Promise.all(Array.from({ length: n }, async (_, i) => await gw.send(service, method, { n: i })))
+  const read = await gw.redis.xreadgroup('GROUP', 'workers', 'dead', 'COUNT', n, 'STREAMS', stream, '>') as Array<[string, Array<[string, string[]]>]>
+  await gw.redis.xclaim(stream, 'workers', 'dead', 0, ...read[0][1].map(([id]) => id), 'IDLE', 60000)
+  return ids
+}
+
 test('a wrong password: start() fails with what Redis said, and warns of nothing it never did', async (t) => {
   const locked = await startRedis(['--requirepass', 'the-right-one'])
   t.after(async () => await locked.stop())
