@@ -9,7 +9,7 @@ import type { MethodSpec } from '../protocol/frames.js'
 import { type Keys, keys } from './keys.js'
 import { Catalog } from './redis-catalog.js'
 import { EventStream } from './redis-events.js'
-import { type Link, type RedisClient, close, connect, duplicate, loop, ready, withTimeout } from './redis-link.js'
+import { type Link, type RedisClient, close, connect, duplicate, loop, ready, revive, withTimeout } from './redis-link.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RpcClient } from './redis-rpc.js'
@@ -70,6 +70,7 @@ export class RedisBroker implements Broker {
     redis.on('error', this.onError)
     redis.on('ready', this.onReady)
     redis.on('close', this.onDown)
+    if (this.link.owned) this.revive(redis, 'fastify-ipc')
     this.catalog = new Catalog(redis, this.keys, this.log)
     this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.catalog.serviceNames(), () => this.up)
@@ -164,9 +165,15 @@ export class RedisBroker implements Broker {
     return this.rpc.call(call, onProgress)
   }
 
+  /** Our connections only: a client borrowed from the host is the host's to bring back. */
+  private revive (conn: RedisClient, name: string): void {
+    revive(conn, () => this.closed, message => this.log.warn(`Redis (${name}): ${message}`))
+  }
+
   private duplicate (name: string): RedisClient {
     const conn = duplicate(this.link.client, `fastify-ipc:${this.nodeId}:${name}`)
     conn.on('error', this.onError)
+    this.revive(conn, name)
     this.own.push(conn)
     return conn
   }

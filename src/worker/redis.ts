@@ -1,6 +1,7 @@
 // Redis connections the worker side owns or borrows, and the reply shapes ioredis gives back.
 import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { clusterFromUrl } from '../broker/cluster-url.js'
+import { revive } from '../broker/redis-link.js'
 import type { Entry } from '../broker/stream-entries.js'
 import type { WorkerLogger } from './log.js'
 
@@ -34,8 +35,12 @@ export function duplicate (client: WorkerRedis, log: WorkerLogger, name: string,
   return watch(copy, log, name)
 }
 
+/** the connections close() is ending: the others are connected again if ioredis gives them up */
+const closing = new WeakSet<WorkerRedis>()
+
 // ioredis reconnects by itself; say so once per state change, not once per retry.
 function watch<C extends WorkerRedis> (client: C, log: WorkerLogger, name: string): C {
+  revive(client, () => closing.has(client), message => log.warn(`${name}: ${message}`))
   let up = true
   client.on('error', (err: Error) => {
     if (!up) return
@@ -54,8 +59,15 @@ function isClient (input: RedisInput): input is WorkerRedis {
   return typeof (input as Redis).duplicate === 'function'
 }
 
+/** A hard disconnect, for good: what its commands were waiting for fails now. */
+export function drop (client: WorkerRedis): void {
+  closing.add(client)
+  client.disconnect()
+}
+
 /** QUIT, or a hard disconnect when Redis does not answer within `ms`. */
 export async function close (client: WorkerRedis, ms = 2000): Promise<void> {
+  closing.add(client)
   if (client.status === 'end') return
   let timer: NodeJS.Timeout | undefined
   await Promise.race([

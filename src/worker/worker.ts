@@ -10,7 +10,7 @@ import { execute, type ExecuteDeps, JobAbort } from './execute.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
-import { close, connect, duplicate, type RedisInput, type WorkerRedis } from './redis.js'
+import { close, connect, drop, duplicate, type RedisInput, type WorkerRedis } from './redis.js'
 import { Outbox } from './outbox.js'
 import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
@@ -157,7 +157,7 @@ export class Worker {
       const until = Date.now() + READ_BLOCK_MS + 1000
       while (this.ahead.length > 0 && Date.now() < until) await this.unblock(this.ahead[0], until)
     }
-    if (this.ahead.length > 0) this.blocking.disconnect()
+    if (this.ahead.length > 0) drop(this.blocking)
     await within(this.reading, READ_BLOCK_MS + 1000)
     if (this.claiming !== null) await within(this.claiming, 3000)
     const jobs = this.jobs.all()
