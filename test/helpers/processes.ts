@@ -74,11 +74,12 @@ export async function until (check: () => boolean | Promise<boolean>, ms: number
 }
 
 /**
- * `fastify-ipc serve` on a free port with the test secret and API key (IPC_API_KEYS=backend:API_KEY),
- * resolved once `/health` answers (and `/ready`, unless `ready: false`: Redis may be down on purpose).
+ * `fastify-ipc serve` on a free port (or env.IPC_PORT, to start a node again where it was) with the
+ * test secret and API key (IPC_API_KEYS=backend:API_KEY), resolved once `/health` answers (and
+ * `/ready`, unless `ready: false`: Redis may be down on purpose).
  */
 export async function startGatewayProcess (env: Record<string, string>, { ready = true } = {}): Promise<GatewayProcess> {
-  const port = await freePort()
+  const port = env.IPC_PORT === undefined ? await freePort() : Number(env.IPC_PORT)
   const nodeId = env.IPC_NODE_ID ?? `node-${port}`
   const { NODE_ENV: _env, IPC_JWT_SECRET: _secret, ...base } = process.env
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
