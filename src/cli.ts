@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // `fastify-ipc serve | worker | token | generate | help`
+import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { CodegenError, generate, parseLanguages } from './codegen/index.js'
-import { EnvError, envHelp, fromEnv } from './env.js'
+import { EnvError, envHelp, fromEnv, processCount } from './env.js'
+import { serveProcesses } from './processes.js'
 import { signToken, startServer } from './server.js'
 import { runWorker, workerEnvHelp } from './worker/run.js'
 
 const usage = `Usage: fastify-ipc <command> [options]
 
 Commands:
-  serve [--methods <module>]     run the gateway (configuration from the environment)
+  serve [--methods <module>] [--processes <n|auto>]
+                                 run the gateway (configuration from the environment);
+                                 --processes: n processes on one port, one node each (Redis)
   worker <module>                run a backend worker: the module's default export is
                                  (worker) => void and declares methods with worker.method()
   token --sub <user> [--rooms a,b:*] [--roles r1,r2] [--ttl <seconds>]
@@ -40,10 +44,12 @@ async function main (argv: string[]): Promise<void> {
   switch (command) {
     case 'serve': {
       steadyGc()
-      const { values } = parseArgs({ args: rest, options: { methods: { type: 'string' } } })
+      const { values } = parseArgs({ args: rest, options: { methods: { type: 'string' }, processes: { type: 'string' } } })
       const config = fromEnv(process.env)
       if (values.methods !== undefined) config.methods = values.methods
-      await startServer(config)
+      if (values.processes !== undefined) config.processes = processCount(values.processes)
+      if (config.processes > 1 && cluster.isPrimary) await serveProcesses(config, config.processes)
+      else await startServer(config)
       return
     }
     case 'worker':

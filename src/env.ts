@@ -1,5 +1,6 @@
 // Standalone configuration from environment variables: each one parsed and checked, and a bad value
 // reported as one line naming the variable.
+import { availableParallelism } from 'node:os'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { RedisOptions } from 'ioredis'
@@ -10,6 +11,8 @@ export interface ServerConfig {
   host: string
   logLevel: string
   trustProxy: boolean
+  /** gateway processes sharing the port (IPC_PROCESSES; `auto` = one per core) */
+  processes: number
   methods?: string
   options: FastifyIpcOptions
 }
@@ -68,6 +71,7 @@ export const envHelp: Record<string, string> = {
   IPC_PREFIX: 'Redis key prefix (ipc:)',
   IPC_LOG_LEVEL: 'pino log level (info)',
   IPC_TRUST_PROXY: 'true behind a reverse proxy (nginx), so per-IP limits see the client address',
+  IPC_PROCESSES: 'gateway processes sharing the port, one node each, or auto (one per core); more than 1 needs Redis (1)',
   REDIS_URL: 'Redis URL; unset = embedded in-memory broker (one node)',
   REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
   ...redisSentinelHelp,
@@ -210,7 +214,15 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
     host: get('IPC_HOST') ?? '0.0.0.0',
     logLevel,
     trustProxy,
+    processes: processCount(get('IPC_PROCESSES') ?? '1'),
     methods: get('IPC_METHODS'),
     options
   }
+}
+
+/** IPC_PROCESSES or --processes: a whole number >= 1, or `auto` for one process per core. */
+export function processCount (raw: string): number {
+  if (raw === 'auto') return availableParallelism()
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new EnvError(`IPC_PROCESSES=${raw}: must be a whole number >= 1, or auto`)
+  return Number(raw)
 }
