@@ -1,6 +1,7 @@
 // `npm run bench`: builds the gateway, starts everything on loopback, runs each scenario for a
 // bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
 //   BENCH_ONLY=rpc,broadcast,connections,redis   run some scenarios only
+//   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
 //   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
@@ -18,10 +19,13 @@ import { broadcastScenario } from './scenarios/broadcast.js'
 import { connectionsScenario } from './scenarios/connections.js'
 import { redisScenarios } from './scenarios/redis.js'
 import { rpcScenario } from './scenarios/rpc.js'
+import { scaleScenarios } from './scenarios/scale.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const only = process.env.BENCH_ONLY?.split(',')
 const wants = (s: string): boolean => only === undefined || only.includes(s)
+/** long, and needs the machine to itself: run only when asked for */
+const asked = (s: string): boolean => only !== undefined && only.includes(s)
 
 export const PLAN = {
   rpc: { connections: 100, inFlight: 8, warmupMs: 2000, durationMs: 8000 },
@@ -118,6 +122,15 @@ async function main (): Promise<void> {
     const redis = await startRedis()
     try {
       await withLoad(async (group, rpcGroup) => { for (const row of await redisScenarios(redis, group, rpcGroup, PLAN, log, skipped)) record(row) })
+    } finally {
+      await redis.proc.stop()
+    }
+  }
+
+  if (asked('scale')) {
+    const redis = await startRedis()
+    try {
+      for (const row of await scaleScenarios(redis, PLAN.rpc, log)) record(row)
     } finally {
       await redis.proc.stop()
     }

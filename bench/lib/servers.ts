@@ -9,7 +9,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 
 export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string): Promise<void> }
 
-export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string } = {}): Promise<Server> {
+/** `processes`: `serve --processes N` on all addresses (127.0.0.x), so clients can spread over destinations. */
+export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number } = {}): Promise<Server> {
   const port = await freePort()
   // BENCH_PROFILE=<dir>: every gateway writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE]
@@ -18,8 +19,9 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
-      IPC_HOST: '127.0.0.1',
+      IPC_HOST: opts.processes === undefined ? '127.0.0.1' : '0.0.0.0',
       IPC_PORT: String(port),
+      ...(opts.processes === undefined ? {} : { IPC_PROCESSES: String(opts.processes) }),
       IPC_JWT_SECRET: SECRET,
       IPC_API_KEYS: `bench:${API_KEY}`,
       IPC_LOG_LEVEL: 'warn',
