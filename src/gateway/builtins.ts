@@ -22,6 +22,12 @@ type Params = Record<string, unknown>
 /** the reserved methods of PROTOCOL.md section 5 (metric labels are limited to these) */
 export const BUILTINS: ReadonlySet<string> = new Set(['rpc.ping', 'rpc.auth', 'rpc.discover', 'rpc.join', 'rpc.leave', 'rpc.presence'])
 
+/** The by-position order of each built-in's params (`rpc.presence` by position asks about a room). */
+export const BUILTIN_PARAMS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['rpc.ping', []], ['rpc.auth', ['token']], ['rpc.discover', []],
+  ['rpc.join', ['room']], ['rpc.leave', ['room']], ['rpc.presence', ['room']]
+])
+
 export class Builtins {
   constructor (private readonly deps: BuiltinDeps) {}
 

@@ -49,7 +49,7 @@ test('GET /openrpc.json lists every in-process method with its schemas, and the 
   assert.deepEqual(names(doc), ['admin.reset', 'info.version', 'math.add', 'svc.sync'])
   const add = doc.methods.find((m: { name: string }) => m.name === 'math.add')
   assert.equal(add.description, 'Adds')
-  assert.equal(add.paramStructure, 'by-name')
+  assert.equal(add.paramStructure, 'either')
   assert.deepEqual(add.params, [
     { name: 'a', required: true, schema: { type: 'number' } },
     { name: 'b', required: true, schema: { type: 'number', description: 'second' } }
