@@ -7,6 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Type from 'typebox'
+import { once } from 'node:events'
 import WebSocket from 'ws'
 import { startGateway, token } from '../helper.js'
 
@@ -15,7 +16,7 @@ const Num = Type.Optional(Type.Number())
 interface Answer { jsonrpc?: string, id?: unknown, result?: unknown, error?: { code: number, message: string } }
 
 /** One connection: `exchange` sends a frame and returns what came back for it (undefined: nothing). */
-async function connect (url: string): Promise<{ exchange: (frame: string) => Promise<Answer | Answer[] | undefined>, close: () => void }> {
+async function connect (url: string): Promise<{ exchange: (frame: string) => Promise<Answer | Answer[] | undefined>, close: () => Promise<void> }> {
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token({ sub: '1' })}` } })
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
   const inbox: unknown[] = []
@@ -42,13 +43,13 @@ async function connect (url: string): Promise<{ exchange: (frame: string) => Pro
       assert.ok(got.length <= 1, `one answer at most, got ${JSON.stringify(got)}`)
       return got[0] as Answer | Answer[] | undefined
     },
-    close: () => ws.close()
+    close: async () => { ws.close(); await once(ws, 'close') }
   }
 }
 
-function same (actual: Answer | undefined, expected: string): void {
+function same (actual: Answer | Answer[] | undefined, expected: string): void {
   const want = JSON.parse(expected) as Answer
-  assert.ok(actual !== undefined, `expected ${expected}, got nothing`)
+  assert.ok(actual !== undefined && !Array.isArray(actual), `expected ${expected}, got ${JSON.stringify(actual)}`)
   assert.equal(actual.jsonrpc, '2.0')
   assert.deepEqual(actual.id, want.id)
   if (want.error === undefined) {
@@ -68,8 +69,7 @@ function sameBatch (actual: Answer | Answer[] | undefined, expected: string): vo
   const key = (a: Answer): string => JSON.stringify([a.id, a.error?.code ?? null])
   const byKey = new Map(actual.map(a => [key(a), a]))
   for (const w of want) {
-    const a = actual.filter(x => key(x) === key(w))
-    assert.equal(a.length, want.filter(x => key(x) === key(w)).length, `answers for ${key(w)} in ${JSON.stringify(actual)}`)
+    assert.equal(actual.filter(x => key(x) === key(w)).length, want.filter(x => key(x) === key(w)).length, `answers for ${key(w)} in ${JSON.stringify(actual)}`)
     same(byKey.get(key(w)), JSON.stringify(w))
   }
 }
