@@ -1,4 +1,4 @@
-// The reserved `rpc.*` methods of PROTOCOL.md section 5.
+// The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
@@ -19,7 +19,7 @@ export interface BuiltinDeps {
 
 type Params = Record<string, unknown>
 
-/** the reserved methods of PROTOCOL.md section 5 (metric labels are limited to these) */
+/** the reserved methods of docs/protocol.md §5 (metric labels are limited to these) */
 export const BUILTINS: ReadonlySet<string> = new Set(['rpc.ping', 'rpc.auth', 'rpc.discover', 'rpc.join', 'rpc.leave', 'rpc.presence'])
 
 /** The by-position order of each built-in's params (`rpc.presence` by position asks about a room). */

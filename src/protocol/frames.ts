@@ -48,7 +48,7 @@ export const PresenceParams = Type.Union([
 export const Access = Type.Union([Type.Literal('public'), Type.Literal('user'), Type.Literal('service')])
 export type Access = Static<typeof Access>
 
-/** A method as workers publish it in `ipc:methods:<service>` (PROTOCOL.md section 9). */
+/** A method as workers publish it in `ipc:methods:<service>` (docs/protocol.md §9). */
 export const MethodSpec = Type.Object({
   params: Type.Optional(Type.Unknown()),
   result: Type.Optional(Type.Unknown()),

@@ -1,4 +1,4 @@
-// HTTP routes (PROTOCOL.md section 10) and method discovery: /health, /ready, /metrics, /openrpc.json,
+// HTTP routes (docs/protocol.md §10) and method discovery: /health, /ready, /metrics, /openrpc.json,
 // /api/publish, and rpc.discover.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

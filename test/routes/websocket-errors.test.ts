@@ -1,4 +1,4 @@
-// Every error code of PROTOCOL.md section 6, each provoked by a real frame, and batches.
+// Every error code of docs/protocol.md §6, each provoked by a real frame, and batches.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Type from 'typebox'
