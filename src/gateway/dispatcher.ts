@@ -8,7 +8,7 @@ import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
 import { namedParams } from '../protocol/params.js'
-import { BUILTIN_PARAMS, BUILTINS, type Builtins } from './builtins.js'
+import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
@@ -126,13 +126,16 @@ export class Dispatcher {
   // Not async (one promise less per call): `one` awaits what it returns, and what it throws before
   // that is caught by the same try.
   private call (conn: Connection, req: Request, method: Method | undefined): unknown {
-    const { options } = this.deps
-    const builtin = req.method.startsWith('rpc.')
-    if (!builtin) this.callable(conn, req.method, method)
-    const params = namedParams(req.method, req.params, builtin ? BUILTIN_PARAMS.get(req.method) : method?.positions)
-    // (`method` is known here unless built in: `callable` threw otherwise)
-    if (builtin || method === undefined) return this.deps.builtins.run(conn, req.method, params)
+    const { options, registry } = this.deps
+    if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, req.params)
     const identity = conn.identity
+    if (identity === null && !(method?.access === 'public' && options.allowAnonymous)) {
+      throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated: call rpc.auth first')
+    }
+    if (method === undefined || !registry.visible(method, identity, options.allowAnonymous)) {
+      throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${req.method}`)
+    }
+    const params = namedParams(req.method, req.params, method.positions)
     if (method.params !== null && !method.params.Check(params)) {
       throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params', { errors: validationErrors(method.params, params) })
     }
@@ -153,17 +156,6 @@ export class Dispatcher {
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
     return this.local(method, params, ctx, timeoutMs)
-  }
-
-  /** Throws unless this connection may call the method: -32001 before auth, -32601 when unknown or not visible. */
-  private callable (conn: Connection, name: string, method: Method | undefined): void {
-    const { options, registry } = this.deps
-    if (conn.identity === null && !(method?.access === 'public' && options.allowAnonymous)) {
-      throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated: call rpc.auth first')
-    }
-    if (method === undefined || !registry.visible(method, conn.identity, options.allowAnonymous)) {
-      throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${name}`)
-    }
   }
 
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {

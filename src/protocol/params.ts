@@ -12,7 +12,7 @@ export function paramNames (schema: unknown): readonly string[] {
 
 /**
  * Params by name: an object as it is, absent or `[]` as `{}`, a non-empty array item by item onto
- * `names` (`undefined`: a method the caller does not know yet, which fails later as not found).
+ * `names` (`undefined`: an unknown method, which then fails as not found).
  */
 export function namedParams (method: string, params: NamedParams | unknown[] | undefined, names: readonly string[] | undefined): NamedParams {
   if (params === undefined) return {}
