@@ -6,7 +6,7 @@ import { type Caller, type Reply, serviceOf, validators } from '../protocol/fram
 import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
 import { Slots } from './slots.js'
 import type { RedisClient } from './redis-link.js'
-import { arrayOf, bulk, type Command, encoded, sendTogether, writeTogether } from './redis-wire.js'
+import { arrayOf, bulk, type Command, encoded, sendTogether } from './redis-wire.js'
 import type { RemoteCall } from './types.js'
 
 const BLOCK_SECONDS = 2
@@ -201,19 +201,17 @@ export class RpcClient {
     } while (more !== null && more.length === DRAIN)
   }
 
-  // Each command written to Redis is a syscall that wakes it, and below the maximum rate most BLMPOPs
-  // bring one worker's small batch. Redis runs a blocked client's next command once the blocked one
-  // is served, so BLMPOPs can wait there in a queue, and one write tops up AHEAD / 2 of them.
+  // Below the maximum rate most BLMPOPs bring one worker's small batch, and each wakes Redis and this
+  // process. Redis runs a blocked client's next command once the blocked one is served, so BLMPOPs
+  // wait there in a queue, topped up AHEAD / 2 at a time, and the next batch needs no round trip.
   private readAhead (): void {
-    writeTogether(this.reader, () => {
-      while (this.ahead.length < AHEAD) {
-        const done = this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN).then(got => {
-          if (got !== null) for (const raw of got[1]) this.handle(raw)
-        })
-        done.catch(() => undefined) // read() awaits it, unless one before it failed and the queue was dropped
-        this.ahead.push(done)
-      }
-    })
+    while (this.ahead.length < AHEAD) {
+      const done = this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN).then(got => {
+        if (got !== null) for (const raw of got[1]) this.handle(raw)
+      })
+      done.catch(() => undefined) // read() awaits it, unless one before it failed and the queue was dropped
+      this.ahead.push(done)
+    }
   }
 
   /** Fails every call in flight (Redis went away, or the node is closing). */

@@ -3,7 +3,7 @@
 // `sendCommand` writing a command into the connection's socket at once (`redis.stream`, corked
 // around a batch), and EXEC answering with a list whose failed entries are `Error`s.
 // test/broker/redis-wire.test.ts checks that the ioredis version in package.json still works this way.
-import { type Cluster, Command, type Redis } from 'ioredis'
+import { Command, type Redis } from 'ioredis'
 
 export type { Command }
 
@@ -43,21 +43,8 @@ export function command (redis: Redis, name: string, args: Array<string | number
  * with the offline queue off, each command's promise is rejected at once.
  */
 export function sendTogether (redis: Redis, commands: readonly Command[]): void {
-  writeTogether(redis, () => {
-    for (const c of commands) redis.sendCommand(c)
-  })
-}
-
-/**
- * Runs `issue`, and the commands it sends on `redis` leave in one write. A Cluster has no one
- * connection: there they leave one by one.
- */
-export function writeTogether (redis: Redis | Cluster, issue: () => void): void {
-  const socket = redis.isCluster ? undefined : (redis as Redis).stream
+  const socket = redis.stream // none before the first connection
   socket?.cork()
-  try {
-    issue()
-  } finally {
-    socket?.uncork()
-  }
+  for (const c of commands) redis.sendCommand(c)
+  socket?.uncork()
 }

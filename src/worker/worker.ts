@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
-import { writeTogether } from '../broker/redis-wire.js'
 import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { execute, type ExecuteDeps, JobAbort } from './execute.js'
@@ -229,15 +228,10 @@ export class Worker {
     }
   }
 
-  // Each command written to Redis is a syscall that wakes it, and below the maximum rate most reads
-  // bring a few requests. Redis runs a blocked client's next command once the blocked one is served,
-  // so reads can wait there in a queue, each holding its share of the concurrency, and one write tops
-  // up half of them.
+  // Below the maximum rate most reads bring a few requests. Redis runs a blocked client's next command
+  // once the blocked one is served, so reads wait there in a queue, each holding its share of the
+  // concurrency, and the next batch needs no round trip; half of them are topped up at a time.
   private readAhead (): void {
-    writeTogether(this.blocking, () => this.queueReads())
-  }
-
-  private queueReads (): void {
     const share = Math.ceil(this.concurrency / this.depth)
     while (this.ahead.length < this.depth) {
       const count = Math.min(share, this.free())

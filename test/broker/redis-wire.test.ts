@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
 import { Command, Redis } from 'ioredis'
-import { arrayOf, bulk, command, encoded, sendTogether, writeTogether } from '../../src/broker/redis-wire.js'
+import { arrayOf, bulk, command, encoded, sendTogether } from '../../src/broker/redis-wire.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
 
 let server: TestRedis
@@ -37,13 +37,20 @@ test('commands sent together are written into the corked connection at once, and
   const socket = redis.stream
   assert.ok(socket instanceof Socket, 'redis.stream is the connection\'s socket')
   const commands = ['a', 'b', 'c'].map(v => command(redis, 'rpush', ['wire:list', v]))
+  // what the socket holds when sendTogether lets it go
   let held = -1
   let corked = -1
-  writeTogether(redis, () => {
-    for (const c of commands) redis.sendCommand(c)
-    held = socket.writableLength
-    corked = socket.writableCorked
-  })
+  const uncork = socket.uncork
+  socket.uncork = function (this: Socket) {
+    held = this.writableLength
+    corked = this.writableCorked
+    uncork.call(this)
+  }
+  try {
+    sendTogether(redis, commands)
+  } finally {
+    socket.uncork = uncork
+  }
   assert.equal(corked, 1)
   assert.equal(held, commands.reduce((n, c) => n + Buffer.byteLength(c.toWritable(socket) as string), 0), 'sendCommand wrote each command into the socket at once')
   assert.equal(socket.writableCorked, 0)
