@@ -1,9 +1,9 @@
 // The replies and acks of one event-loop turn, sent together (docs/protocol.md §9).
 //
 // On one Redis server: one MULTI with, per reply list, an RPUSH of all its replies and the PEXPIRE,
-// then one XACK of every answered entry, in one write. The commands are sent one by one
-// (redis-wire.ts) rather than through `redis.multi()`, whose Pipeline objects V8 keeps alive through
-// young-generation GCs; and going around the auto-pipeline keeps the transaction in one piece.
+// then one XACK of every answered entry, in one write. The commands go out together through
+// redis-wire.ts rather than `redis.multi()`, whose Pipeline objects V8 keeps alive through
+// young-generation GCs; going around the client's auto-pipeline keeps the transaction in one piece.
 //
 // The XACK rides in the same transaction as the replies: if the MULTI is refused (out of memory, the
 // connection lost) none of it happens and the request stays pending for another delivery; an RPUSH
