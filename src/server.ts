@@ -7,7 +7,8 @@ import { createSigner } from 'fast-jwt'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIpc from './app.js'
 import { type ServerConfig } from './env.js'
-import type { IpcApi } from '../plugins/methods.js'
+import type { IpcApi } from './gateway/api.js'
+import { InvalidOptionError } from './errors.js'
 
 /** A module named by IPC_METHODS / --methods: its default export registers methods. */
 export type MethodsModule = (ipc: IpcApi, app: FastifyInstance) => void | Promise<void>
@@ -17,7 +18,7 @@ export async function startServer (config: ServerConfig): Promise<FastifyInstanc
   let devToken: string | undefined
   if (options.jwt?.secret === undefined && options.jwt?.publicKey === undefined) {
     if (process.env.NODE_ENV === 'production') {
-      throw new Error('IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY is required when NODE_ENV=production')
+      throw new InvalidOptionError('IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY is required when NODE_ENV=production')
     }
     const secret = randomBytes(32).toString('base64url')
     options.jwt = { ...options.jwt, secret }
@@ -46,7 +47,7 @@ export async function startServer (config: ServerConfig): Promise<FastifyInstanc
 export async function loadMethods (app: FastifyInstance, path: string): Promise<void> {
   const url = /^[a-z]+:/.test(path) ? path : pathToFileURL(resolve(path)).href
   const mod = await import(url) as { default?: unknown }
-  if (typeof mod.default !== 'function') throw new Error(`${path}: the default export must be a function (ipc, app) => void`)
+  if (typeof mod.default !== 'function') throw new InvalidOptionError(`${path}: the default export must be a function (ipc, app) => void`)
   await (mod.default as MethodsModule)(app.ipc, app)
 }
 

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import WebSocket from 'ws'
 import fastifyIpc from '../src/index.js'
-import { SECRET, TestClient, token } from './helper.js'
+import { gatewayOf, SECRET, TestClient, token } from './helper.js'
 
 const HOST_SECRET = 'host-secret-abcdefabcdefabcdefabcdef'
 
@@ -76,7 +76,7 @@ test('shutdown in a host app: in-flight requests are answered, then gateway sock
   const slow = client.call('slow.wait', {})
   await client.call('rpc.ping', {})
   const closing = host.app.close()
-  while (!host.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  while (!gatewayOf(host.app).draining) await new Promise(resolve => setImmediate(resolve))
   host.release()
   assert.deepEqual((await slow).result, { done: true })
   assert.equal((await client.closed).code, 1001)
