@@ -70,6 +70,8 @@ test('maxPayload holds even though the host\'s websocket server allows more (100
   assert.equal(await echo(`${host.ws}/echo`), 'echo:ping', 'host sockets are not limited by the gateway')
 })
 
+// The host's @fastify/websocket closes its server's sockets in its preClose, before ours drains:
+// plugins/websocket.ts `adopt` takes our sockets off its list, and this test fails if that stops working.
 test('shutdown in a host app: in-flight requests are answered, then gateway sockets close with 1001', async () => {
   const host = await hostApp()
   const client = await TestClient.connect(`${host.ws}/ws`, { token: token({ sub: '1' }) })
