@@ -41,9 +41,9 @@ export class Gateway {
   readonly options: GatewayOptions
   readonly broker: Broker
   readonly metrics: Metrics
-  readonly registry: Registry
   /** `app.ipc` */
   readonly api: IpcApi
+  private readonly registry: Registry
   private readonly hub: Hub
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
