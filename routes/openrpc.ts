@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { version } from '../src/version.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 
 // The OpenRPC document of every method, local and remote, with events under x-events.
-export default async function openrpcRoute (fastify: FastifyInstance): Promise<void> {
-  fastify.get('/openrpc.json', async () => fastify.ipc.registry.openrpc(version))
+export default async function openrpcRoute (fastify: FastifyInstance, { gateway }: { gateway: Gateway }): Promise<void> {
+  fastify.get('/openrpc.json', async () => gateway.openrpc())
 }

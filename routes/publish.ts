@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ErrorCode, RpcError } from '../src/protocol/errors.js'
 import { PublishBody } from '../src/protocol/frames.js'
+import type { Authenticator } from '../src/gateway/auth.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 
 // What the broker's errors mean over HTTP: Redis unreachable is the gateway's trouble of the moment
 // (503, try again), never a 500.
@@ -11,21 +13,20 @@ const statusOf: Record<number, { status: number, error: string }> = {
   [ErrorCode.INVALID_PARAMS]: { status: 400, error: 'Bad Request' }
 }
 
-export default async function publishRoute (fastify: FastifyInstance): Promise<void> {
-  const { ipcAuth: auth, ipc } = fastify
+export default async function publishRoute (fastify: FastifyInstance, { gateway, auth }: { gateway: Gateway, auth: Authenticator }): Promise<void> {
   fastify.withTypeProvider<TypeBoxTypeProvider>().post('/api/publish', {
     schema: { body: PublishBody },
     preValidation: async (request, reply) => {
-      const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')
+      const header = request.headers.authorization
       let service = false
       try {
-        service = match !== null && auth.authenticate(match[1]).kind === 'service'
+        service = header !== undefined && auth.authenticateHeader(header).kind === 'service'
       } catch {}
       if (!service) await reply.code(401).send({ error: 'Unauthorized', message: 'an API key is required (Authorization: Bearer <key>)' })
     }
   }, async (request, reply) => {
     try {
-      return await ipc.publish(request.body)
+      return await gateway.publish(request.body)
     } catch (err) {
       if (!(err instanceof RpcError) || statusOf[err.code] === undefined) throw err
       const { status, error } = statusOf[err.code]

@@ -1,9 +1,7 @@
 // Options of the plugin and of the standalone server: one TypeBox schema, defaults, one clear error per bad value.
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
-import createError from '@fastify/error'
-
-export const InvalidOptionError = createError('FST_IPC_INVALID_OPTION', 'fastify-ipc: %s', 500)
+import { InvalidOptionError } from './errors.js'
 
 const Int = (min: number, description: string, def: number) => Type.Integer({ minimum: min, default: def, description })
 

@@ -9,7 +9,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyIpc from './app.js'
 import type { FastifyIpcOptions } from './config.js'
 import { type ServerConfig } from './env.js'
-import type { IpcApi } from '../plugins/methods.js'
+import type { IpcApi } from './gateway/api.js'
+import { InvalidOptionError } from './errors.js'
 
 /** what the primary of `serve --processes N` sends a gateway process to shut it down gracefully */
 export const SHUTDOWN = 'fastify-ipc:shutdown'
@@ -56,7 +57,7 @@ export async function startServer (config: ServerConfig): Promise<FastifyInstanc
 export function developmentSecret (options: FastifyIpcOptions): { secret: string, banner: string } | null {
   if (options.jwt?.secret !== undefined || options.jwt?.publicKey !== undefined) return null
   if (process.env.NODE_ENV === 'production') {
-    throw new Error('IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY is required when NODE_ENV=production')
+    throw new InvalidOptionError('IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY is required when NODE_ENV=production')
   }
   const secret = randomBytes(32).toString('base64url')
   options.jwt = { ...options.jwt, secret }
@@ -67,7 +68,7 @@ export function developmentSecret (options: FastifyIpcOptions): { secret: string
 export async function loadMethods (app: FastifyInstance, path: string): Promise<void> {
   const url = /^[a-z]+:/.test(path) ? path : pathToFileURL(resolve(path)).href
   const mod = await import(url) as { default?: unknown }
-  if (typeof mod.default !== 'function') throw new Error(`${path}: the default export must be a function (ipc, app) => void`)
+  if (typeof mod.default !== 'function') throw new InvalidOptionError(`${path}: the default export must be a function (ipc, app) => void`)
   await (mod.default as MethodsModule)(app.ipc, app)
 }
 

@@ -4,6 +4,8 @@ import { createSigner } from 'fast-jwt'
 import Fastify, { type FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import fastifyIpc, { type FastifyIpcOptions } from '../src/index.js'
+import { kGateway } from '../plugins/gateway.js'
+import type { Gateway } from '../src/gateway/gateway.js'
 
 export const SECRET = 'test-secret-0123456789abcdef0123456789'
 export const API_KEY = 'backend-key-0123456789abcdef'
@@ -29,6 +31,9 @@ export async function startGateway (options: FastifyIpcOptions = {}, setup?: (ap
   const { port } = app.server.address() as { port: number }
   return { app, url: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}`, close: async () => await app.close() }
 }
+
+/** The Gateway behind an app's `app.ipc`, for tests that look at its connections or stop its broker. */
+export const gatewayOf = (app: FastifyInstance): Gateway => app[kGateway]
 
 export interface Frame {
   jsonrpc: '2.0'
@@ -144,6 +149,6 @@ export async function drainingGateway (): Promise<Draining> {
   const slow = client.call('slow.wait', {})
   while (release === undefined) await new Promise(resolve => setImmediate(resolve))
   const closing = gw.close()
-  while (!gw.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  while (!gatewayOf(gw.app).draining) await new Promise(resolve => setImmediate(resolve))
   return { gw, client, slow, release, closing }
 }

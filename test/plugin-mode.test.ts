@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import WebSocket from 'ws'
 import fastifyIpc from '../src/index.js'
-import { SECRET, TestClient, token } from './helper.js'
+import { gatewayOf, SECRET, TestClient, token } from './helper.js'
 
 const HOST_SECRET = 'host-secret-abcdefabcdefabcdefabcdef'
 
@@ -70,13 +70,15 @@ test('maxPayload holds even though the host\'s websocket server allows more (100
   assert.equal(await echo(`${host.ws}/echo`), 'echo:ping', 'host sockets are not limited by the gateway')
 })
 
+// The host's @fastify/websocket closes its server's sockets in its preClose, before ours drains:
+// plugins/websocket.ts `adopt` takes our sockets off its list, and this test fails if that stops working.
 test('shutdown in a host app: in-flight requests are answered, then gateway sockets close with 1001', async () => {
   const host = await hostApp()
   const client = await TestClient.connect(`${host.ws}/ws`, { token: token({ sub: '1' }) })
   const slow = client.call('slow.wait', {})
   await client.call('rpc.ping', {})
   const closing = host.app.close()
-  while (!host.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  while (!gatewayOf(host.app).draining) await new Promise(resolve => setImmediate(resolve))
   host.release()
   assert.deepEqual((await slow).result, { done: true })
   assert.equal((await client.closed).code, 1001)

@@ -1,8 +1,8 @@
 // The embedded broker: one node, no Redis. Events loop back to this node; presence lives in maps.
+// It has no workers and is never down, so it serves events and presence only (see Broker).
 import { randomUUID } from 'node:crypto'
-import { ErrorCode, RpcError } from '../protocol/errors.js'
-import type { MethodSpec } from '../protocol/frames.js'
-import type { Broker, BrokerListener, OutgoingEvent, PresenceEntry, PresenceStore } from './types.js'
+import { addTo, removeFrom } from '../multimap.js'
+import type { Broker, BrokerListener, EventBus, OutgoingEvent, PresenceEntry, PresenceStore } from './types.js'
 
 class MemoryPresence implements PresenceStore {
   private readonly users = new Map<string, Set<string>>()
@@ -10,7 +10,7 @@ class MemoryPresence implements PresenceStore {
   private readonly rooms = new Map<string, Map<string, Set<string>>>()
 
   async connect ({ userId, connectionId }: PresenceEntry): Promise<void> {
-    getOrAdd(this.users, userId, () => new Set()).add(connectionId)
+    addTo(this.users, userId, connectionId)
   }
 
   async disconnect (entry: PresenceEntry, rooms: Iterable<string>): Promise<void> {
@@ -19,7 +19,9 @@ class MemoryPresence implements PresenceStore {
   }
 
   async join ({ userId, connectionId }: PresenceEntry, room: string): Promise<void> {
-    getOrAdd(getOrAdd(this.rooms, room, () => new Map()), userId, () => new Set()).add(connectionId)
+    let members = this.rooms.get(room)
+    if (members === undefined) this.rooms.set(room, members = new Map())
+    addTo(members, userId, connectionId)
   }
 
   async leave ({ userId, connectionId }: PresenceEntry, room: string): Promise<void> {
@@ -38,12 +40,11 @@ class MemoryPresence implements PresenceStore {
   }
 }
 
-export class MemoryBroker implements Broker {
-  readonly kind = 'memory' as const
+export class MemoryBroker implements Broker, EventBus {
   readonly nodeId: string
   readonly presence = new MemoryPresence()
+  readonly events: EventBus = this
   private listener: BrokerListener | null = null
-  private readonly none = new Map<string, MethodSpec>()
 
   constructor (nodeId: string = randomUUID()) {
     this.nodeId = nodeId
@@ -57,10 +58,6 @@ export class MemoryBroker implements Broker {
     this.listener = null
   }
 
-  isUp (): boolean {
-    return true
-  }
-
   async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
     this.listener?.event({
       target: event.target,
@@ -70,25 +67,4 @@ export class MemoryBroker implements Broker {
     })
     return {}
   }
-
-  remoteMethods (): ReadonlyMap<string, MethodSpec> {
-    return this.none
-  }
-
-  async call (): Promise<unknown> {
-    throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: the in-memory broker serves in-process methods only')
-  }
-}
-
-function getOrAdd<K, V> (map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key)
-  if (value === undefined) map.set(key, value = make())
-  return value
-}
-
-function removeFrom<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key)
-  if (set === undefined) return
-  set.delete(value)
-  if (set.size === 0) map.delete(key)
 }

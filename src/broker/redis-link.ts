@@ -4,6 +4,7 @@
 // Cluster's queue while it connects: see clusterQueue).
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { withTimeout } from '../timeout.js'
 import { clusterFromUrl } from './cluster-url.js'
 
 export type RedisClient = Redis | Cluster
@@ -75,7 +76,7 @@ function isClient (option: unknown): option is RedisClient {
 
 /** QUIT, or a hard disconnect when Redis does not answer within `ms` (or is down). */
 export async function close (client: RedisClient, ms = 1000): Promise<void> {
-  if (client.status === 'ready') await withTimeout(client.quit(), ms).catch(() => undefined)
+  if (client.status === 'ready') await withTimeout(client.quit(), ms, noAnswer).catch(() => undefined)
   client.disconnect()
 }
 
@@ -137,15 +138,5 @@ export async function loop (client: RedisClient, stopped: () => boolean, step: (
   }
 }
 
-/** Rejects with a timeout error unless `p` settles within `ms`. */
-export async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+/** What a Redis command that did not answer in time rejects with (see withTimeout). */
+export const noAnswer = (ms: number): Error => new Error(`Redis did not answer within ${ms} ms`)

@@ -3,7 +3,8 @@
 // stalls /metrics.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { type Keys, WORKER_GROUP } from './keys.js'
-import { type RedisClient, withTimeout } from './redis-link.js'
+import { withTimeout } from '../timeout.js'
+import { noAnswer, type RedisClient } from './redis-link.js'
 
 const SCRAPE_TIMEOUT_MS = 500
 
@@ -24,8 +25,8 @@ export class RedisMetrics {
         const key = keys.rpc(service)
         try {
           const n = metric === 'length'
-            ? await withTimeout(redis.xlen(key), SCRAPE_TIMEOUT_MS)
-            : Number((await withTimeout(redis.xpending(key, WORKER_GROUP), SCRAPE_TIMEOUT_MS) as unknown[])[0])
+            ? await withTimeout(redis.xlen(key), SCRAPE_TIMEOUT_MS, noAnswer)
+            : Number((await withTimeout(redis.xpending(key, WORKER_GROUP), SCRAPE_TIMEOUT_MS, noAnswer) as unknown[])[0])
           gauge.set({ service }, n)
         } catch {} // no stream or group yet, or Redis slow: no sample
       }))

@@ -9,11 +9,12 @@ import type { MethodSpec } from '../protocol/frames.js'
 import { type Keys, keys } from './keys.js'
 import { Catalog } from './redis-catalog.js'
 import { EventStream } from './redis-events.js'
-import { type Link, type RedisClient, close, connect, duplicate, loop, ready, revive, withTimeout } from './redis-link.js'
+import { withTimeout } from '../timeout.js'
+import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RpcClient } from './redis-rpc.js'
-import type { Broker, BrokerListener, OutgoingEvent, RemoteCall } from './types.js'
+import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, RemoteCall, RpcTransport } from './types.js'
 
 export interface RedisBrokerOptions {
   /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
@@ -35,19 +36,23 @@ const START_WAIT_MS = 3000
 
 const unavailable = (why: string): RpcError => new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: ${why}`)
 
-export class RedisBroker implements Broker {
-  readonly kind = 'redis' as const
+/** Serves every concern of a Broker itself: each of them is this object, behind its own interface. */
+export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalog, Health {
   readonly nodeId: string
   readonly presence: RedisPresence
+  readonly rpc: RpcTransport = this
+  readonly events: EventBus = this
+  readonly catalog: MethodCatalog = this
+  readonly health: Health = this
   private readonly log: FastifyBaseLogger
   private readonly keys: Keys
   private readonly link: Link
-  private readonly catalog: Catalog
+  private readonly workers: Catalog
   private readonly metrics: RedisMetrics
   /** the blocking connections, made in start() */
   private readonly own: RedisClient[] = []
-  private rpc: RpcClient | null = null
-  private events: EventStream | null = null
+  private rpcClient: RpcClient | null = null
+  private stream: EventStream | null = null
   private listener: BrokerListener | null = null
   private loops: Array<Promise<void>> = []
   private probe: NodeJS.Timeout | null = null
@@ -71,9 +76,9 @@ export class RedisBroker implements Broker {
     redis.on('ready', this.onReady)
     redis.on('close', this.onDown)
     if (this.link.owned) this.revive(redis, 'fastify-ipc')
-    this.catalog = new Catalog(redis, this.keys, this.log)
+    this.workers = new Catalog(redis, this.keys, this.log)
     this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
-    this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.catalog.serviceNames(), () => this.up)
+    this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
   }
 
@@ -83,11 +88,11 @@ export class RedisBroker implements Broker {
     const replies = this.duplicate('replies')
     const reader = this.duplicate('events')
     const sub = this.duplicate('catalog')
-    const rpc = this.rpc = new RpcClient(redis, replies, this.keys, this.nodeId, {
+    const rpc = this.rpcClient = new RpcClient(redis, replies, this.keys, this.nodeId, {
       waited: s => this.metrics.replyWait.observe(s),
       dropped: () => this.metrics.repliesDropped.inc()
     })
-    const events = this.events = new EventStream(redis, reader, this.keys.events,
+    const events = this.stream = new EventStream(redis, reader, this.keys.events,
       ev => this.listener?.event(ev),
       n => this.metrics.eventsRead.inc(n),
       id => this.log.warn({ offset: id }, 'skipping a malformed entry of the events stream'))
@@ -131,7 +136,7 @@ export class RedisBroker implements Broker {
     this.up = false
     if (this.probe !== null) clearInterval(this.probe)
     this.presence.stop()
-    this.rpc?.failAll(unavailable('this node is closing'))
+    this.rpcClient?.failAll(unavailable('this node is closing'))
     // Blocking connections hold nothing to flush, and QUIT would wait behind their BLPOP/XREAD.
     for (const conn of this.own) conn.disconnect()
     await Promise.all(this.loops)
@@ -147,22 +152,22 @@ export class RedisBroker implements Broker {
   }
 
   async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
-    if (!this.up || this.events === null) throw unavailable('Redis is unreachable')
+    if (!this.up || this.stream === null) throw unavailable('Redis is unreachable')
     try {
-      return { offset: await this.events.publish(event) }
+      return { offset: await this.stream.publish(event) }
     } catch {
       throw unavailable('Redis is unreachable')
     }
   }
 
   remoteMethods (): ReadonlyMap<string, MethodSpec> {
-    return this.catalog.methods
+    return this.workers.methods
   }
 
   // not async: the reply's promise itself, one promise less per call
   call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown> {
-    if (!this.up || this.rpc === null) return Promise.reject(unavailable('Redis is unreachable'))
-    return this.rpc.call(call, onProgress)
+    if (!this.up || this.rpcClient === null) return Promise.reject(unavailable('Redis is unreachable'))
+    return this.rpcClient.call(call, onProgress)
   }
 
   /** Our connections only: a client borrowed from the host is the host's to bring back. */
@@ -194,7 +199,7 @@ export class RedisBroker implements Broker {
     const redis = this.link.client
     if (redis.status !== 'ready') return this.setUp(false)
     try {
-      await withTimeout(redis.ping(), PROBE_MS)
+      await withTimeout(redis.ping(), PROBE_MS, noAnswer)
       this.setUp(true)
       if (this.stale) await this.resync()
     } catch {
@@ -212,8 +217,8 @@ export class RedisBroker implements Broker {
       void this.resync()
     } else {
       this.log.warn({ reason: this.lastError }, 'Redis unreachable: remote calls and publishes fail with -32050 until it returns')
-      this.rpc?.failAll(unavailable('Redis is unreachable'))
-      this.rpc?.reset()
+      this.rpcClient?.failAll(unavailable('Redis is unreachable'))
+      this.rpcClient?.reset()
     }
   }
 
@@ -221,7 +226,7 @@ export class RedisBroker implements Broker {
   private async resync (): Promise<void> {
     this.stale = false
     try {
-      await this.catalog.loadAll()
+      await this.workers.loadAll()
       this.listener?.catalog()
       this.catalogFailing = false
     } catch (err) {
@@ -234,7 +239,7 @@ export class RedisBroker implements Broker {
 
   private async reload (service: string): Promise<void> {
     try {
-      await this.catalog.load(service)
+      await this.workers.load(service)
       this.listener?.catalog()
     } catch {
       this.stale = true

@@ -1,5 +1,5 @@
-// The Broker: what the gateway needs from the world outside its process. memory.ts serves one node;
-// redis.ts serves many nodes and remote workers. Routes and plugins see only this interface.
+// The Broker: what the gateway needs from the world outside its process, one interface per concern.
+// memory.ts serves one node; redis.ts serves many nodes and remote workers.
 import type { Caller, MethodSpec } from '../protocol/frames.js'
 
 export interface OutgoingEvent {
@@ -52,17 +52,41 @@ export interface BrokerListener {
   state (up: boolean): void
 }
 
-export interface Broker {
-  readonly kind: 'memory' | 'redis'
-  readonly nodeId: string
-  readonly presence: PresenceStore
-  start (listener: BrokerListener): Promise<void>
-  close (): Promise<void>
-  /** false while the backing store is unreachable */
-  isUp (): boolean
+/** Remote calls: sends a call to a worker and waits for its answer. */
+export interface RpcTransport {
+  /** resolves with the worker's result or rejects with an RpcError (-32050, -32008, or the worker's) */
+  call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown>
+}
+
+/** Events: what one node publishes reaches the listener of every node. */
+export interface EventBus {
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
+}
+
+/** The methods remote workers serve, as they published them. */
+export interface MethodCatalog {
   /** methods served by remote workers, by name */
   remoteMethods (): ReadonlyMap<string, MethodSpec>
-  /** sends a call to a worker; resolves with its result or rejects with an RpcError (-32050, -32008, or the worker's) */
-  call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown>
+}
+
+/** Whether the backing store answers. */
+export interface Health {
+  /** false while the backing store is unreachable */
+  isUp (): boolean
+}
+
+/**
+ * A broker engine: one object per concern, started with the gateway as its listener. An engine
+ * leaves out what it does not serve (the memory engine has no workers, so no rpc or catalog, and is
+ * never down, so no health): the gateway answers for a missing concern itself.
+ */
+export interface Broker {
+  readonly nodeId: string
+  readonly events: EventBus
+  readonly presence: PresenceStore
+  readonly rpc?: RpcTransport
+  readonly catalog?: MethodCatalog
+  readonly health?: Health
+  start (listener: BrokerListener): Promise<void>
+  close (): Promise<void>
 }

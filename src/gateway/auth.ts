@@ -38,6 +38,13 @@ export class Authenticator {
     }
   }
 
+  /** The identity of an `Authorization` header, which must be `Bearer <token>`. */
+  authenticateHeader (header: string): Identity {
+    const match = /^Bearer\s+(\S+)$/i.exec(header)
+    if (match === null) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Authorization header must be "Bearer <token>"')
+    return this.authenticate(match[1])
+  }
+
   /** the name of the API key, compared in constant time against every configured key */
   private apiKey (token: string): string | null {
     if (this.keys.length === 0) return null

@@ -25,7 +25,10 @@ export class Connection {
    * string keys cost a hash and a dictionary store each; notifications count in `pending` only
    */
   private ids: RequestId[] | null = null
+  /** requests and notifications in flight */
   pending = 0
+  /** lets a drain waiting on this connection go on (see settled) */
+  private whenSettled: (() => void) | null = null
   /** missed heartbeats */
   missed = 0
   private tokens: number
@@ -99,16 +102,32 @@ export class Connection {
     return this.ids !== null && this.ids.includes(id)
   }
 
-  started (id: RequestId): void {
-    (this.ids ??= []).push(id)
+  /** A request (with an id) or a notification (without) starts. */
+  started (id: RequestId | undefined): void {
+    this.pending++
+    if (id !== undefined) (this.ids ??= []).push(id)
   }
 
-  ended (id: RequestId): void {
+  /** It ended: the last one to end lets a drain waiting on this connection go on. */
+  ended (id: RequestId | undefined): void {
+    if (--this.pending === 0 && this.whenSettled !== null) this.settle()
     const ids = this.ids
-    const i = ids === null ? -1 : ids.indexOf(id)
-    if (ids === null || i < 0) return
+    if (id === undefined || ids === null) return
+    const i = ids.indexOf(id)
+    if (i < 0) return
     ids[i] = ids[ids.length - 1] // order does not matter: swap with the last
     ids.pop()
+  }
+
+  /** Resolves once nothing is in flight on this connection, or it closed. One waiter: the drain. */
+  async settled (): Promise<void> {
+    if (this.pending === 0 || this.state === 'closed') return
+    await new Promise<void>(resolve => { this.whenSettled = resolve })
+  }
+
+  private settle (): void {
+    this.whenSettled!()
+    this.whenSettled = null
   }
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */
@@ -153,6 +172,7 @@ export class Connection {
     if (this.authTimer !== null) clearTimeout(this.authTimer)
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
     this.authTimer = this.expiryTimer = null
+    if (this.whenSettled !== null) this.settle()
     this.onClose(this)
   }
 }

@@ -1,13 +1,14 @@
 // One message's way through the gateway: decode -> validate -> limits -> built-in, local handler or
-// broker -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
+// RpcTransport -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
-import type { Broker, OutgoingEvent } from '../broker/types.js'
+import type { OutgoingEvent, RpcTransport } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
 import { namedParams } from '../protocol/params.js'
+import { withTimeout } from '../timeout.js'
 import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
@@ -20,7 +21,9 @@ export interface DispatcherDeps {
   registry: Registry
   builtins: Builtins
   hub: Hub
-  broker: Broker
+  /** null when the broker has no workers: remote methods then answer -32050 */
+  rpc: RpcTransport | null
+  nodeId: string
   metrics: Metrics
   log: FastifyBaseLogger
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
@@ -82,8 +85,7 @@ export class Dispatcher {
     const id = req.id
     const refuse = this.admit(conn, id)
     if (refuse !== null) return id === undefined ? undefined : errorFrame(id, refuse.toJSON())
-    conn.pending++
-    if (id !== undefined) conn.started(id)
+    conn.started(id)
     const started = performance.now()
     let label = 'unknown'
     try {
@@ -99,8 +101,7 @@ export class Dispatcher {
       this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
-      conn.pending--
-      if (id !== undefined) conn.ended(id)
+      conn.ended(id)
     }
   }
 
@@ -143,7 +144,7 @@ export class Dispatcher {
     const caller: Caller = {
       userId: identity?.userId ?? '',
       connectionId: conn.id,
-      node: this.deps.broker.nodeId,
+      node: this.deps.nodeId,
       roles: identity?.roles ?? [],
       claims: identity?.claims ?? {}
     }
@@ -152,7 +153,8 @@ export class Dispatcher {
       if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
     if (method.handler === undefined) {
-      return this.deps.broker.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      if (this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
+      return this.deps.rpc.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
     return this.local(method, params, ctx, timeoutMs)
@@ -161,7 +163,7 @@ export class Dispatcher {
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {
     const out: unknown = method.handler!(params, ctx)
     // A synchronous answer comes before any timer could fire: the deadline timer is armed for promises only.
-    const result = isThenable(out) ? await withDeadline(out, timeoutMs) : out
+    const result = isThenable(out) ? await withTimeout(out, timeoutMs, deadlineExceeded) : out
     if (checkResults && method.result !== null && !method.result.Check(result)) {
       this.deps.log.error({ method: method.name, errors: validationErrors(method.result, result) }, 'method result does not match its schema')
       throw new RpcError(ErrorCode.INTERNAL_ERROR, 'Internal error')
@@ -193,14 +195,4 @@ export class Dispatcher {
   }
 }
 
-async function withDeadline (p: PromiseLike<unknown>, timeoutMs: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${timeoutMs} ms`)), timeoutMs)
-  })
-  try {
-    return await Promise.race([p, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+const deadlineExceeded = (ms: number): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${ms} ms`)

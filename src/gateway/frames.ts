@@ -1,4 +1,5 @@
 // Encoding of outbound JSON-RPC frames: built as strings so a result is stringified exactly once.
+import type { DeliveredEvent } from '../broker/types.js'
 import type { ErrorObject } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
 
@@ -10,6 +11,12 @@ export const errorFrame = (id: RequestId | null, error: ErrorObject): string =>
 
 export const progressFrame = (id: RequestId, data: unknown): string =>
   '{"jsonrpc":"2.0","method":"rpc.progress","params":{"id":' + JSON.stringify(id) + ',"data":' + (JSON.stringify(data) ?? 'null') + '}}'
+
+/** An `rpc.event` frame; `dataJson` is already JSON, so the data is serialized once for every node. */
+export const eventFrame = (ev: DeliveredEvent): string =>
+  '{"jsonrpc":"2.0","method":"rpc.event","params":{"event":' + JSON.stringify(ev.event) +
+  ',"data":' + ev.dataJson + ',"target":' + JSON.stringify(ev.target) +
+  (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset)) + '}}'
 
 /** The id of something that failed validation, if it has a usable one. */
 export function idOf (msg: unknown): RequestId | null {

@@ -1,9 +1,11 @@
 // This node's connections: indexes by user, room and IP, event fan-out, presence bookkeeping, heartbeats.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Broker, DeliveredEvent } from '../broker/types.js'
+import type { DeliveredEvent, PresenceStore } from '../broker/types.js'
 import type { Identity, ResolvedOptions } from '../config.js'
+import { addTo, removeFrom } from '../multimap.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { Connection } from './connection.js'
+import { eventFrame } from './frames.js'
 import type { Metrics } from './metrics.js'
 
 type Limits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerUser' | 'maxConnectionsPerIp' | 'heartbeatMs'>
@@ -17,7 +19,7 @@ export class Hub {
   draining = false
 
   constructor (
-    private readonly broker: Broker,
+    private readonly presence: PresenceStore,
     private readonly limits: Limits,
     private readonly metrics: Metrics,
     private readonly log: FastifyBaseLogger
@@ -64,7 +66,7 @@ export class Hub {
     conn.authenticate(identity)
     if (first && conn.state === 'authenticated') {
       addTo(this.users, identity.userId, conn)
-      this.background(this.broker.presence.connect(entry(conn)))
+      this.background(this.presence.connect(entry(conn)))
     }
     return conn.state === 'authenticated'
   }
@@ -77,7 +79,7 @@ export class Hub {
     for (const room of conn.rooms) removeFrom(this.rooms, room, conn)
     if (conn.identity !== null) {
       removeFrom(this.users, conn.identity.userId, conn)
-      this.background(this.broker.presence.disconnect(entry(conn), conn.rooms))
+      this.background(this.presence.disconnect(entry(conn), conn.rooms))
     }
   }
 
@@ -85,13 +87,13 @@ export class Hub {
     if (conn.rooms.has(room)) return
     conn.rooms.add(room)
     addTo(this.rooms, room, conn)
-    await this.broker.presence.join(entry(conn), room)
+    await this.presence.join(entry(conn), room)
   }
 
   async leave (conn: Connection, room: string): Promise<void> {
     if (!conn.rooms.delete(room)) return
     removeFrom(this.rooms, room, conn)
-    await this.broker.presence.leave(entry(conn), room)
+    await this.presence.leave(entry(conn), room)
   }
 
   /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
@@ -108,10 +110,7 @@ export class Hub {
       targets = one === undefined ? undefined : [one]
     }
     if (targets === undefined) return
-    const frame = '{"jsonrpc":"2.0","method":"rpc.event","params":{"event":' + JSON.stringify(ev.event) +
-      ',"data":' + ev.dataJson + ',"target":' + JSON.stringify(ev.target) +
-      (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset)) + '}}'
-    const utf8 = Buffer.from(frame)
+    const utf8 = Buffer.from(eventFrame(ev))
     let n = 0
     for (const conn of targets) {
       if (conn.state === 'authenticated' && conn.id !== ev.exclude && conn.sendShared(utf8)) n++
@@ -122,11 +121,9 @@ export class Hub {
     }
   }
 
-  /** requests in flight on all connections */
-  inFlight (): number {
-    let n = 0
-    for (const conn of this.connections.values()) n += conn.pending
-    return n
+  /** Resolves once no request is in flight on any connection. */
+  async settled (): Promise<void> {
+    await Promise.all(Array.from(this.connections.values(), conn => conn.settled()))
   }
 
   /** Closes every connection with 1001 (after in-flight requests were answered). */
@@ -152,16 +149,3 @@ export class Hub {
 }
 
 const entry = (conn: Connection) => ({ userId: conn.identity?.userId ?? '', connectionId: conn.id })
-
-function addTo<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key)
-  if (set === undefined) map.set(key, set = new Set())
-  set.add(value)
-}
-
-function removeFrom<K, V> (map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key)
-  if (set === undefined) return
-  set.delete(value)
-  if (set.size === 0) map.delete(key)
-}

@@ -7,6 +7,7 @@ import { type MethodOptions, methodSpec } from '../protocol/methods.js'
 import { paramNames } from '../protocol/params.js'
 import type { OutgoingEvent } from '../broker/types.js'
 import type { FastifyBaseLogger } from 'fastify'
+import { DuplicateMethodError, InvalidMethodError } from '../errors.js'
 
 export interface MethodContext {
   /** who is calling; null for an anonymous call of a public method */
@@ -44,8 +45,8 @@ export class Registry {
   constructor (private readonly remoteSpecs: () => ReadonlyMap<string, MethodSpec>) {}
 
   define (name: string, options: MethodOptions, handler: Handler): void {
-    if (this.local.has(name)) throw new Error(`fastify-ipc: method "${name}" is already defined`)
-    if (typeof handler !== 'function') throw new Error(`fastify-ipc: method "${name}" needs a handler function`)
+    if (this.local.has(name)) throw new DuplicateMethodError(`fastify-ipc: method "${name}" is already defined`)
+    if (typeof handler !== 'function') throw new InvalidMethodError(`fastify-ipc: method "${name}" needs a handler function`)
     const spec = methodSpec(name, options)
     this.local.set(name, { ...this.build(name, spec), handler })
   }

@@ -13,12 +13,6 @@ export const ErrorCode = {
   RATE_LIMITED: -32029,
   UNAVAILABLE: -32050
 } as const
-export type ErrorCodeName = keyof typeof ErrorCode
-export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName]
-
-export const ErrorName: Record<number, ErrorCodeName> = Object.fromEntries(
-  Object.entries(ErrorCode).map(([name, code]) => [code, name as ErrorCodeName])
-)
 
 export const CloseCode = {
   NORMAL: 1000,
@@ -32,7 +26,6 @@ export const CloseCode = {
   SLOW_CONSUMER: 4008,
   TOO_MANY_CONNECTIONS: 4029
 } as const
-export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 
 export interface ErrorObject {
   code: number

@@ -38,7 +38,6 @@ export type PublishBody = Static<typeof PublishBody>
 export const RoomName = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^*|\\s]+$' })
 
 export const AuthParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 16384 }) })
-export const EmptyParams = Type.Object({})
 export const RoomParams = Type.Object({ room: RoomName })
 export const PresenceParams = Type.Union([
   Type.Object({ room: RoomName }),
@@ -77,18 +76,10 @@ export interface Caller {
   claims: Record<string, unknown>
 }
 
-export interface EventFrameParams {
-  event: string
-  data: unknown
-  target: string
-  offset?: string
-}
-
 export const validators = {
   request: Compile(Request),
   publish: Compile(PublishBody),
   auth: Compile(AuthParams),
-  empty: Compile(EmptyParams),
   room: Compile(RoomParams),
   presence: Compile(PresenceParams),
   methodSpec: Compile(MethodSpec),

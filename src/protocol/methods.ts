@@ -1,4 +1,5 @@
 // How a method is declared, the same for in-process methods and workers' methods.
+import { InvalidMethodError } from '../errors.js'
 import { type Access, type MethodSpec, validators } from './frames.js'
 
 export interface MethodOptions {
@@ -19,8 +20,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
 
 /** Checks a method's name and options and returns its catalog entry; throws one clear error. */
 export function methodSpec (name: string, options: MethodOptions, who = 'fastify-ipc'): MethodSpec {
-  if (!NAME.test(name)) throw new Error(`${who}: invalid method name "${name}" (letters, digits, _ and dots)`)
-  if (name.startsWith('rpc.')) throw new Error(`${who}: method "${name}": the rpc. prefix is reserved`)
+  if (!NAME.test(name)) throw new InvalidMethodError(`${who}: invalid method name "${name}" (letters, digits, _ and dots)`)
+  if (name.startsWith('rpc.')) throw new InvalidMethodError(`${who}: method "${name}": the rpc. prefix is reserved`)
   const spec: MethodSpec = {
     params: options.params,
     result: options.result,
@@ -30,7 +31,7 @@ export function methodSpec (name: string, options: MethodOptions, who = 'fastify
     roles: options.roles
   }
   if (!validators.methodSpec.Check(spec)) {
-    throw new Error(`${who}: method "${name}": invalid options (timeoutMs a positive integer, access public|user|service, roles strings)`)
+    throw new InvalidMethodError(`${who}: method "${name}": invalid options (timeoutMs a positive integer, access public|user|service, roles strings)`)
   }
   return spec
 }

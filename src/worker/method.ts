@@ -4,6 +4,7 @@ import type { Caller, MethodSpec, Validator } from '../protocol/frames.js'
 import { type MethodOptions, methodSpec } from '../protocol/methods.js'
 import type { WorkerLogger } from './log.js'
 import type { Publisher } from './publisher.js'
+import { InvalidMethodError } from '../errors.js'
 
 /** The same options as the gateway's `ipc.method`. */
 export type WorkerMethodOptions = MethodOptions
@@ -40,8 +41,8 @@ export const SERVICE = /^[A-Za-z_][A-Za-z0-9_]*$/
 export function defineMethod (service: string, name: string, options: WorkerMethodOptions, handler: WorkerHandler): WorkerMethod {
   const spec = methodSpec(name, options, 'fastify-ipc worker')
   const inService = service === 'default' ? !name.includes('.') : name.startsWith(`${service}.`)
-  if (!inService) throw new Error(`fastify-ipc worker: method "${name}" is not in service "${service}" (${service === 'default' ? 'a name without dots' : `${service}.<name>`})`)
-  if (typeof handler !== 'function') throw new Error(`fastify-ipc worker: method "${name}" needs a handler function`)
+  if (!inService) throw new InvalidMethodError(`fastify-ipc worker: method "${name}" is not in service "${service}" (${service === 'default' ? 'a name without dots' : `${service}.<name>`})`)
+  if (typeof handler !== 'function') throw new InvalidMethodError(`fastify-ipc worker: method "${name}" needs a handler function`)
   return {
     name,
     spec,

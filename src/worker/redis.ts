@@ -4,6 +4,7 @@ import { clusterFromUrl } from '../broker/cluster-url.js'
 import { revive } from '../broker/redis-link.js'
 import type { Entry } from '../broker/stream-entries.js'
 import type { WorkerLogger } from './log.js'
+import { InvalidOptionError } from '../errors.js'
 
 /** A connection to one Redis server, or to a Redis Cluster (every command the worker sends touches one key). */
 export type WorkerRedis = Redis | Cluster
@@ -20,7 +21,7 @@ export interface Connection {
 /** `cluster`: `input` is the URL of one node of a Redis Cluster. */
 export function connect (input: RedisInput, log: WorkerLogger, name: string, cluster = false): Connection {
   if (isClient(input)) return { client: input, owned: false }
-  if (cluster && typeof input !== 'string') throw new Error(`fastify-ipc ${name}: cluster needs redis as the redis:// URL of one of the cluster's nodes`)
+  if (cluster && typeof input !== 'string') throw new InvalidOptionError(`${name}: cluster needs redis as the redis:// URL of one of the cluster's nodes`)
   // Behind Sentinel, leave the old master as soon as a Sentinel announces the new one: a gateway does,
   // and a worker still reading the old master would leave the new one's requests unanswered
   const client = cluster ? clusterFromUrl(input as string) : typeof input === 'string' ? new Redis(input) : new Redis({ failoverDetector: true, ...input })

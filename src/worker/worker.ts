@@ -14,6 +14,7 @@ import { Outbox } from './outbox.js'
 import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
 import { RequestStream } from './request-stream.js'
+import { DuplicateMethodError, InvalidOptionError, InvalidStateError } from '../errors.js'
 
 export interface WorkerOptions {
   /** a URL, ioredis options, or your own ioredis `Redis` or `Cluster` (left open on stop) */
@@ -83,8 +84,8 @@ export class Worker {
 
   constructor (private readonly options: WorkerOptions) {
     const { service, concurrency = 10, prefix, id, logger, stopTimeoutMs = 10000 } = options
-    if (typeof service !== 'string' || !SERVICE.test(service)) throw new Error(`fastify-ipc worker: invalid service "${service}" (letters, digits and _)`)
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('fastify-ipc worker: concurrency must be a whole number >= 1')
+    if (typeof service !== 'string' || !SERVICE.test(service)) throw new InvalidOptionError(`worker: invalid service "${service}" (letters, digits and _)`)
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('worker: concurrency must be a whole number >= 1')
     this.service = service
     this.concurrency = concurrency
     this.id = id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
@@ -95,16 +96,16 @@ export class Worker {
 
   /** Declares a method, like the gateway's `ipc.method`; call before start(). */
   method<P = any, R = unknown> (name: string, options: WorkerMethodOptions, handler: WorkerHandler<P, R>): this {
-    if (this.state !== 'new') throw new Error(`fastify-ipc worker: method "${name}" declared after start()`)
-    if (this.methods.has(name)) throw new Error(`fastify-ipc worker: method "${name}" is already defined`)
+    if (this.state !== 'new') throw new InvalidStateError(`fastify-ipc worker: method "${name}" declared after start()`)
+    if (this.methods.has(name)) throw new DuplicateMethodError(`fastify-ipc worker: method "${name}" is already defined`)
     this.methods.set(name, defineMethod(this.service, name, options, handler as WorkerHandler))
     return this
   }
 
   /** Publishes the catalog, joins the consumer group, heartbeats, and starts answering. */
   async start (): Promise<void> {
-    if (this.state !== 'new') throw new Error('fastify-ipc worker: start() may be called once')
-    if (this.methods.size === 0) throw new Error('fastify-ipc worker: declare at least one method before start()')
+    if (this.state !== 'new') throw new InvalidStateError('fastify-ipc worker: start() may be called once')
+    if (this.methods.size === 0) throw new InvalidStateError('fastify-ipc worker: declare at least one method before start()')
     const name = `worker ${this.id}`
     const { client, owned } = connect(this.options.redis, this.log, name, this.options.cluster)
     this.redis = client

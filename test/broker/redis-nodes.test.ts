@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { API_KEY, startGateway, type TestGateway, TestClient, token } from '../helper.js'
+import { API_KEY, gatewayOf, startGateway, TestClient, type TestGateway, token } from '../helper.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
 
 let redis: TestRedis
@@ -99,7 +99,7 @@ test('the entries of a node that stops refreshing vanish within one TTL', async 
   assert.deepEqual((await watcher.call('rpc.presence', { users: ['ghost'] })).result, { online: { ghost: true } })
 
   // node C "crashes": its broker stops without saying goodbye, its sockets stay open
-  await c.app.ipcBroker.close()
+  await gatewayOf(c.app).broker.close()
   const stopped = Date.now()
   await sleep(ttl + 50)
   assert.deepEqual((await watcher.call('rpc.presence', { users: ['ghost'] })).result, { online: { ghost: false } })

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { IpcClient, IpcError, type ClientState } from '../../src/client/index.js'
-import { token } from '../helper.js'
+import { gatewayOf, token } from '../helper.js'
 import { nextEvent, portOf, reach, startOn } from './gateway.js'
 
 const fast = { initialDelayMs: 20, maxDelayMs: 100 }
@@ -129,7 +129,7 @@ test('reconnect: false and maxAttempts end the client instead of retrying foreve
   const gw2 = await startOn(port)
   t.after(() => gw2.close())
   await sleep(200)
-  assert.equal(gw2.app.ipcHub.connections.size, 0)
+  assert.equal(gatewayOf(gw2.app).connections.size, 0)
 })
 
 test('close() leaves no timer behind: refresh, reconnect and queue timers are all cleared', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { IpcClient, IpcError, type ClientState } from '../../src/client/index.js'
-import { token } from '../helper.js'
+import { gatewayOf, token } from '../helper.js'
 import { reach, startOn } from './gateway.js'
 
 const fast = { initialDelayMs: 20, maxDelayMs: 100 }
@@ -68,7 +68,7 @@ test('without getToken, a 4003 close ends the client', async (t) => {
   assert.equal((err?.data as { closeCode: number }).closeCode, 4003)
   await sleep(100)
   assert.equal(client.state, 'closed')
-  assert.equal(gw.app.ipcHub.connections.size, 0)
+  assert.equal(gatewayOf(gw.app).connections.size, 0)
 })
 
 test('a getToken that keeps failing is reported at once, retried a bounded number of times, then ends the client', async (t) => {
@@ -97,7 +97,7 @@ test('a getToken that keeps failing is reported at once, retried a bounded numbe
   await sleep(200)
   assert.equal(asked, 3, 'nothing retries after the end')
   assert.equal(client.state, 'closed')
-  assert.equal(gw.app.ipcHub.connections.size, 0)
+  assert.equal(gatewayOf(gw.app).connections.size, 0)
 
   // maxTokenFailures sets the bound; a lower reconnect.maxAttempts still wins.
   let asked2 = 0

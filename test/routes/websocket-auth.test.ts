@@ -41,7 +41,7 @@ test('auth by first message: rpc.auth answers with the connection details', asyn
   const res = await client.call('rpc.auth', { token: tok })
   assert.equal(res.result.userId, '42')
   assert.equal(typeof res.result.connectionId, 'string')
-  assert.equal(res.result.node, gw.app.ipcBroker.nodeId)
+  assert.equal(res.result.node, gw.app.ipc.nodeId)
   assert.equal(res.result.heartbeatMs, 1234)
   const exp = JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()).exp
   assert.equal(res.result.expiresAt, exp * 1000)

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Type from 'typebox'
 import { notFound, RpcError } from '../../src/index.js'
-import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
+import { gatewayOf, startGateway, TestClient, type TestGateway, token } from '../helper.js'
 
 /** A gateway with methods for every outcome; `release()` lets every `slow.wait` call finish. */
 async function gateway (options = {}): Promise<TestGateway & { release: () => void }> {
@@ -223,7 +223,7 @@ test('-32050: a request while the node drains; the one in flight is still answer
   const slow = client.call('slow.wait', {})
   await new Promise(resolve => setTimeout(resolve, 20))
   const closing = gw.close()
-  while (!gw.app.ipcHub.draining) await new Promise(resolve => setImmediate(resolve))
+  while (!gatewayOf(gw.app).draining) await new Promise(resolve => setImmediate(resolve))
   const refused = await client.call('math.add', { a: 1, b: 2 })
   assert.equal(refused.error?.code, -32050)
   gw.release()

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
-import { startGateway, TestClient, token } from '../helper.js'
+import { gatewayOf, startGateway, TestClient, token } from '../helper.js'
 
 test('a binary frame closes the connection with 1003', async (t) => {
   const gw = await startGateway()
@@ -36,7 +36,7 @@ test('a client that stops reading is closed with 4008 once maxBufferedBytes is q
   const data = 'x'.repeat(16 * 1024)
   let code: number | undefined
   void slow.closed.then(c => { code = c.code })
-  const slowOpen = (): boolean => [...gw.app.ipcHub.connections.values()].some(c => c.identity?.userId === 'slow')
+  const slowOpen = (): boolean => [...gatewayOf(gw.app).connections.values()].some(c => c.identity?.userId === 'slow')
   for (let i = 0; i < 4000 && slowOpen(); i++) {
     await gw.app.ipc.publish({ target: 'user:slow', event: 'flood', data })
     if (i % 20 === 0) await sleep(1)
@@ -45,7 +45,7 @@ test('a client that stops reading is closed with 4008 once maxBufferedBytes is q
   assert.equal(code, undefined, 'the slow client has not seen the close yet')
   socket.resume()
   assert.equal((await slow.closed).code, 4008)
-  assert.equal(gw.app.ipcHub.connections.size, 1, 'the slow connection is gone from the hub')
+  assert.equal(gatewayOf(gw.app).connections.size, 1, 'the slow connection is gone from the hub')
   await gw.app.ipc.publish({ target: 'all', event: 'after', data: 1 })
   await fast.event('after')
   const text = await (await fetch(`${gw.http}/metrics`)).text()
@@ -126,5 +126,5 @@ test('heartbeat: a peer that does not answer pings is terminated; one that does 
   assert.equal(code, 1006, 'terminated, not closed politely')
   assert.ok(pings >= 2, `pinged ${pings} times before`)
   assert.equal(typeof (await alive.call('rpc.ping', {})).result.time, 'number')
-  assert.equal(gw.app.ipcHub.connections.size, 1)
+  assert.equal(gatewayOf(gw.app).connections.size, 1)
 })

@@ -1,5 +1,6 @@
 // What an open connection keeps: not the HTTP request and response it was upgraded from (about 3 KB
-// each, with headers and a logger; routes/websocket.ts `release`).
+// each, with headers and a logger). plugins/websocket.ts `adopt` lets them go: this test fails if
+// @fastify/websocket starts holding them some other way.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -2,7 +2,7 @@
 // close does not hold the server, and nothing the gateway made is left behind.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { drainingGateway, startGateway, TestClient, token } from '../helper.js'
+import { drainingGateway, gatewayOf, startGateway, TestClient, token } from '../helper.js'
 
 /** Counts of the process's active resources, by type (timers, sockets, servers). */
 function resources (): Map<string, number> {
@@ -39,7 +39,7 @@ test('close: pending and authenticated connections all close with 1001', async (
   await gw.close()
   assert.deepEqual(await pending.closed, { code: 1001, reason: 'node shutting down' })
   assert.deepEqual(await authed.closed, { code: 1001, reason: 'node shutting down' })
-  assert.equal(gw.app.ipcHub.connections.size, 0)
+  assert.equal(gatewayOf(gw.app).connections.size, 0)
 })
 
 test('close: a peer that stops reading does not hold the shutdown for ws\'s 30 s close timeout', async () => {

@@ -1,0 +1,17 @@
+// `app.ipc`: what a host app uses, and all it sees of the gateway.
+import type { OutgoingEvent } from '../broker/types.js'
+import type { MethodOptions } from '../protocol/methods.js'
+import type { EventSpec, Handler } from './registry.js'
+
+export interface IpcApi {
+  /** this node's id, as callers see it in `caller.node` */
+  readonly nodeId: string
+  /** defines an in-process method */
+  method<P = any, R = unknown> (name: string, options: MethodOptions, handler: Handler<P, R>): void
+  /** declares an event and its payload schema, for rpc.discover and generated clients */
+  event (name: string, spec?: EventSpec): void
+  /** sends an event to `user:<id>`, `room:<name>`, `conn:<id>` or `all`, on every node */
+  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  /** the OpenRPC document of every method, local and remote, with events under x-events */
+  openrpc (): Record<string, unknown>
+}
