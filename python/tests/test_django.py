@@ -303,3 +303,39 @@ def test_the_readme_session_a_listener_sees_the_order_saved_in_the_shell(shop, g
         listener.wait_for("event: order.updated {'orderId': %d, 'item': 'whisk', 'status': 'paid'" % order.pk)
     finally:
         listener.stop()
+
+
+@pytest.mark.parametrize("given, message", [
+    (["redis://localhost"], "FASTIFY_IPC must be a dict, not list"),
+    ({"REDIS": "redis://localhost"}, "FASTIFY_IPC: unknown key(s) REDIS (known: REDIS_URL, PREFIX)"),
+    ({"REDIS_URL": "localhost:6379"}, "FASTIFY_IPC['REDIS_URL'] = 'localhost:6379': must be a redis://, rediss:// or unix:// URL"),
+    ({"REDIS_URL": None}, "FASTIFY_IPC['REDIS_URL'] = None: must be a redis://, rediss:// or unix:// URL"),
+    ({"PREFIX": 7}, "FASTIFY_IPC['PREFIX'] = 7: must be a string, the gateway's IPC_PREFIX ('ipc:')"),
+])
+def test_bad_settings_are_improperly_configured(shop, given, message):
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import override_settings
+    from fastify_ipc.django.conf import ipc_settings
+
+    with override_settings(FASTIFY_IPC=given), pytest.raises(ImproperlyConfigured) as raised:
+        ipc_settings()
+    assert str(raised.value) == message
+
+
+def test_settings_have_defaults(shop):
+    from django.conf import settings
+    from django.test import override_settings
+    from fastify_ipc.django.conf import ipc_settings
+
+    with override_settings():
+        del settings.FASTIFY_IPC
+        assert ipc_settings() == ("redis://localhost:6379/0", "ipc:")
+    with override_settings(FASTIFY_IPC={"PREFIX": "shop:"}):
+        assert ipc_settings() == ("redis://localhost:6379/0", "shop:")
+
+
+def test_a_project_with_bad_settings_does_not_start(shop):
+    check = Program({**shop.env, "FASTIFY_IPC_JSON": '{"REDIS_URL": "localhost"}'}, "manage.py", "check")
+    assert check.proc.wait(30) == 1
+    check.stop()
+    assert "ImproperlyConfigured: FASTIFY_IPC['REDIS_URL'] = 'localhost'" in check.output
