@@ -9,8 +9,8 @@ from typing import Dict, NamedTuple
 
 import pytest
 
-from django_support import EXAMPLE, PYTHON_DIR, TESTS, Client, Program, ipc_worker, shop_env
-from django_support import gateway, redis, redis_url  # noqa: F401  provisional
+from django_support import EXAMPLE, ipc_worker, python, shop_env
+from ipc_support import Client, Process
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def shop(redis_url, gateway, tmp_path_factory):
     env = shop_env(redis_url, tmp_path_factory.mktemp("shop") / "db.sqlite3")
     for name in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "SHOP_DB"):
         os.environ[name] = env[name]
-    sys.path[:0] = [str(p) for p in (PYTHON_DIR, TESTS, EXAMPLE) if str(p) not in sys.path]
+    sys.path.insert(0, str(EXAMPLE))
     import django
     from django.core.management import call_command
 
@@ -36,7 +36,7 @@ def shop(redis_url, gateway, tmp_path_factory):
 
 class Shop(NamedTuple):
     env: Dict[str, str]
-    workers: Dict[str, Program]
+    workers: Dict[str, Process]
 
 
 def user(name):
@@ -186,7 +186,7 @@ MAPPED = {
     "validation_fields": {"code": -32602, "message": "Invalid params", "data": FIELDS},
     "validation_list": {"code": -32602, "message": "Invalid params", "data": ["Too early", "Too late"]},
     "validation_one": {"code": -32602, "message": "Invalid params", "data": ["Ships on weekdays only"]},
-    "timeout": {"code": -32008, "message": "the carrier did not answer"},
+    "timeout": {"code": -32008, "message": "Deadline exceeded"},
     "rpc_error": {"code": 4090, "message": "Already shipped", "data": {"orderId": 7}},
     "bug": {"code": -32603, "message": "Internal error"},
 }
@@ -266,14 +266,14 @@ def test_ipc_worker_discovers_ipc_py_and_stops_gracefully_on_sigterm(shop, gatew
 
 def test_ipc_worker_of_the_example_alone_serves_orders_and_stops_on_sigint(shop, gateway, redis):
     orders = ipc_worker({**shop.env, "DJANGO_SETTINGS_MODULE": "shop.settings"}, "orders")
-    assert "orders.get, orders.set_status" in orders.output
+    assert "orders.get, orders.set_status (concurrency 10)" in orders.output
     assert redis.zcard("ipc:workers:orders") == 2
     assert orders.stop(signal.SIGINT) == 0, orders.output
     assert redis.zcard("ipc:workers:orders") == 1
 
 
 def test_ipc_worker_names_the_services_it_found_when_given_another(shop):
-    wrong = Program(shop.env, "manage.py", "ipc_worker", "nothing")
+    wrong = python(shop.env, "manage.py", "ipc_worker", "nothing")
     assert wrong.proc.wait(30) == 1
     wrong.stop()
     assert "no method of service 'nothing'" in wrong.output
@@ -294,10 +294,10 @@ def test_the_readme_session_a_listener_sees_the_order_saved_in_the_shell(shop, g
 
     june = user("june")
     order = Order.objects.create(owner=june, item="whisk")
-    listener = Program({**shop.env, "TOKEN": gateway.token(str(june.pk))}, "listen.py", gateway.url, str(order.pk))
+    listener = python({**shop.env, "TOKEN": gateway.token(str(june.pk))}, "listen.py", gateway.url, str(order.pk))
     try:
         listener.wait_for("orders.get: {'orderId': %d, 'item': 'whisk', 'status': 'new'" % order.pk)
-        shell = Program({**shop.env, "DJANGO_SETTINGS_MODULE": "shop.settings"}, "manage.py", "shell", "-c",
+        shell = python({**shop.env, "DJANGO_SETTINGS_MODULE": "shop.settings"}, "manage.py", "shell", "-c",
                         f"from orders.models import Order; o = Order.objects.get(pk={order.pk}); o.status = 'paid'; o.save()")
         assert shell.proc.wait(30) == 0, shell.output
         listener.wait_for("event: order.updated {'orderId': %d, 'item': 'whisk', 'status': 'paid'" % order.pk)
@@ -335,7 +335,7 @@ def test_settings_have_defaults(shop):
 
 
 def test_a_project_with_bad_settings_does_not_start(shop):
-    check = Program({**shop.env, "FASTIFY_IPC_JSON": '{"REDIS_URL": "localhost"}'}, "manage.py", "check")
+    check = python({**shop.env, "FASTIFY_IPC_JSON": '{"REDIS_URL": "localhost"}'}, "manage.py", "check")
     assert check.proc.wait(30) == 1
     check.stop()
     assert "ImproperlyConfigured: FASTIFY_IPC['REDIS_URL'] = 'localhost'" in check.output

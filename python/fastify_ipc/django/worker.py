@@ -4,13 +4,13 @@ import inspect
 from typing import Any, Callable
 
 from django.core.management.base import CommandError
-from django.db import close_old_connections
+from django.db import close_old_connections, reset_queries
 
 from fastify_ipc import Worker
 
 from .conf import ipc_settings
 from .errors import django_error
-from .registry import declared, discover, services
+from .registry import declared, discover, services, where
 
 
 def django_worker(service: str, concurrency: int = 10) -> Worker:
@@ -23,19 +23,24 @@ def django_worker(service: str, concurrency: int = 10) -> Worker:
     config = ipc_settings()
     worker = Worker(config.redis_url, service, concurrency=concurrency, prefix=config.prefix, map_error=django_error)
     for name, (_, options, handler) in sorted(methods.items()):
-        worker.method(name, **options)(with_fresh_connections(handler))
+        try:
+            worker.method(name, **options)(with_fresh_connections(handler))
+        except (TypeError, ValueError) as err:  # a bad name or option, said once with where it is
+            raise CommandError(f"{where(handler)}: {err}") from None
     return worker
 
 
 def with_fresh_connections(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A plain handler runs in a worker thread: like Django around a request, close the connections
-    that are past CONN_MAX_AGE or broken before and after it, in that thread. Async handlers
-    cannot touch the ORM directly (SynchronousOnlyOperation) and are left as they are."""
+    """A plain handler runs in a worker thread: as Django does around a request, forget the queries
+    DEBUG logged, and close the connections past CONN_MAX_AGE or broken before and after it, in
+    that thread. Async handlers cannot touch the ORM directly (SynchronousOnlyOperation) and are
+    left as they are."""
     if inspect.iscoroutinefunction(handler):
         return handler
 
     @functools.wraps(handler)
     def handle(params: Any, ctx: Any) -> Any:
+        reset_queries()
         close_old_connections()
         try:
             return handler(params, ctx)

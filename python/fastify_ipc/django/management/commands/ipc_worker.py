@@ -1,5 +1,5 @@
 import asyncio
-import signal
+import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -18,16 +18,17 @@ class Command(BaseCommand):
         if concurrency < 1:
             raise CommandError("--concurrency must be 1 or more")
         worker = django_worker(service, concurrency)
-        asyncio.run(self.serve(worker))
+        show_worker_log()
+        asyncio.run(worker.run())
 
-    async def serve(self, worker):
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await worker.start()
-        self.stdout.write(f"serving {', '.join(worker.methods)} (concurrency {worker.concurrency}); SIGTERM or Ctrl-C stops")
-        await stop.wait()
-        self.stdout.write("stopping: finishing the requests under way")
-        await worker.stop()
-        self.stdout.write("stopped")
+
+def show_worker_log() -> None:
+    """The worker's start, stop and failures (with tracebacks) on stderr, unless LOGGING sends them
+    somewhere already: like runserver, the command says what it does."""
+    logger = logging.getLogger("fastify_ipc")
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
