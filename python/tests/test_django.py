@@ -339,3 +339,21 @@ def test_a_project_with_bad_settings_does_not_start(shop):
     assert check.proc.wait(30) == 1
     check.stop()
     assert "ImproperlyConfigured: FASTIFY_IPC['REDIS_URL'] = 'localhost'" in check.output
+
+
+def test_a_method_declared_twice_is_improperly_configured(shop):
+    from django.core.exceptions import ImproperlyConfigured
+    from fastify_ipc.django import method
+    from fastify_ipc.django.registry import declared, discover
+    from orders import ipc
+
+    discover()
+    first = declared("orders")["orders.get"]
+    assert method("orders.get", **first.options)(ipc.get_order) is ipc.get_order  # the same again: harmless
+    with pytest.raises(ImproperlyConfigured) as raised:
+        @method("orders.get")
+        def get_order(params, ctx):
+            return None
+    assert str(raised.value) == ("method 'orders.get' is declared twice: in orders.ipc.get_order and in "
+                                 "test_django.test_a_method_declared_twice_is_improperly_configured.<locals>.get_order")
+    assert declared("orders")["orders.get"] is first

@@ -34,9 +34,9 @@ def method(name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable
         if not callable(handler):
             raise ImproperlyConfigured(f"@method({name!r}) decorates a function, not {handler!r}")
         methods = _services.setdefault(service_of(name), {})
-        if name in methods and methods[name].handler is not handler:
+        this = Declared(name, options, handler)
+        if methods.setdefault(name, this) != this:  # the very same declaration again is harmless
             raise ImproperlyConfigured(f"method {name!r} is declared twice: in {where(methods[name].handler)} and in {where(handler)}")
-        methods[name] = Declared(name, options, handler)
         return handler
 
     return declare
