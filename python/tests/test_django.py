@@ -53,6 +53,13 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def as_json(value):
+    """How Django's JSON responses write a value: a datetime to the millisecond, Z for UTC."""
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return DjangoJSONEncoder().default(value)
+
+
 def test_a_method_answers_from_the_orm_through_the_gateway(shop, gateway):
     from orders.models import Order
 
@@ -72,7 +79,7 @@ def test_a_method_answers_from_the_orm_through_the_gateway(shop, gateway):
             await client.close()
 
     got, missing = run(scenario())
-    assert got == {"orderId": order.pk, "item": "teapot", "status": "paid", "updatedAt": order.updated_at.isoformat()}
+    assert got == {"orderId": order.pk, "item": "teapot", "status": "paid", "updatedAt": as_json(order.updated_at)}
     assert missing["error"] == {"code": -32004, "message": "Order matching query does not exist."}
 
 
@@ -102,7 +109,7 @@ def test_a_saved_order_reaches_its_owner_once_committed(shop, gateway, redis):
 
     order, saved, shipped, updated = run(scenario())
     assert saved["event"] == "order.updated" and saved["target"] == f"user:{carol.pk}"
-    assert saved["data"] == {"orderId": order.pk, "item": "kettle", "status": "new", "updatedAt": order.updated_at.isoformat()}
+    assert saved["data"] == {"orderId": order.pk, "item": "kettle", "status": "new", "updatedAt": as_json(order.updated_at)}
     assert shipped["status"] == "shipped"
     assert updated["data"] == shipped
 
@@ -205,7 +212,7 @@ def test_django_exceptions_reach_the_client_as_json_rpc_errors(shop, gateway, me
 
     assert run(scenario()) == MAPPED
     # the unexpected error's traceback is in the worker's log, and nowhere near the client
-    assert "secret-internal-detail" in shop.workers["checks"].output
+    shop.workers["checks"].wait_for("KeyError: 'secret-internal-detail'", 5)
 
 
 def test_a_models_validation_error_reaches_the_client_with_its_fields(shop, gateway):
@@ -357,3 +364,36 @@ def test_a_method_declared_twice_is_improperly_configured(shop):
     assert str(raised.value) == ("method 'orders.get' is declared twice: in orders.ipc.get_order and in "
                                  "test_django.test_a_method_declared_twice_is_improperly_configured.<locals>.get_order")
     assert declared("orders")["orders.get"] is first
+
+
+VALUES = {"at": "2026-12-04T15:30:00.250Z", "day": "2026-12-04", "price": "19.90",
+          "id": "12345678-1234-5678-1234-567812345678", "label": "Order"}
+
+
+def test_results_and_events_carry_django_values_as_django_writes_them(shop, gateway):
+    from django.db import transaction
+    from fastify_ipc.django import publish
+    from django_checks.ipc import values
+
+    kim = user("kim")
+
+    def publish_then_change():
+        with transaction.atomic():
+            data = values()
+            publish.to_user(kim.pk, "values", data, on_commit=True)
+            data["price"] = "changed after the call"  # the event has what was given at the call
+            with pytest.raises(TypeError):  # JSON cannot say it: the caller hears, before any commit
+                publish.to_user(kim.pk, "values", {"not": object()}, on_commit=True)
+
+    async def scenario():
+        client = await client_of(gateway, kim)
+        try:
+            results = [await client.result(m) for m in ("checks.values", "checks.avalues")]
+            await asyncio.to_thread(publish_then_change)
+            return results, await client.event()
+        finally:
+            await client.close()
+
+    results, event = run(scenario())
+    assert results == [VALUES, VALUES]
+    assert event["data"] == VALUES

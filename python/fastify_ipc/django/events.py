@@ -5,13 +5,14 @@ redis-py's pool notices a fork and opens fresh connections in the child, so Cele
 gunicorn's forked workers may share the object made before the fork.
 """
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from fastify_ipc import Publisher
 
 from .conf import ipc_settings
+from .encoding import plain
 
 
 class Publish:
@@ -31,30 +32,34 @@ class Publish:
     def to_user(self, user_id: Any, event: str, data: Any = None, *, exclude: Optional[str] = None,
                 on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
         """Every connection of a user (``user.pk`` is fine: ids are sent as text), on every node."""
-        return self._send(on_commit, using, "to_user", str(user_id), event, data, exclude=exclude)
+        data = plain(data)
+        return self._send(lambda p: p.to_user(str(user_id), event, data, exclude), on_commit, using)
 
     def to_room(self, room: str, event: str, data: Any = None, *, exclude: Optional[str] = None,
                 on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
         """Every member of a room."""
-        return self._send(on_commit, using, "to_room", room, event, data, exclude=exclude)
+        data = plain(data)
+        return self._send(lambda p: p.to_room(room, event, data, exclude), on_commit, using)
 
     def to_connection(self, connection_id: str, event: str, data: Any = None, *,
                       on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
         """One connection."""
-        return self._send(on_commit, using, "to_connection", connection_id, event, data)
+        data = plain(data)
+        return self._send(lambda p: p.to_connection(connection_id, event, data), on_commit, using)
 
     def broadcast(self, event: str, data: Any = None, *, exclude: Optional[str] = None,
                   on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
         """Every connection of every node."""
-        return self._send(on_commit, using, "broadcast", event, data, exclude=exclude)
+        data = plain(data)
+        return self._send(lambda p: p.broadcast(event, data, exclude), on_commit, using)
 
-    def _send(self, on_commit: bool, using: str, how: str, *args: Any, **kwargs: Any) -> Optional[str]:
+    def _send(self, send: Callable[[Publisher], str], on_commit: bool, using: str) -> Optional[str]:
         """The event's stream id; with ``on_commit``, None, and the event leaves once the transaction
-        on ``using`` commits (at once outside one; never if it rolls back)."""
+        on ``using`` commits (at once outside one; never if it rolls back). The data is taken as it
+        is now (``plain``), datetimes, decimals and UUIDs written as Django writes them."""
         if on_commit:
-            transaction.on_commit(lambda: getattr(self.publisher, how)(*args, **kwargs), using=using)
+            transaction.on_commit(lambda: send(self.publisher), using=using)
             return None
-        return getattr(self.publisher, how)(*args, **kwargs)
-
+        return send(self.publisher)
 
 publish = Publish()

@@ -9,6 +9,7 @@ from django.db import close_old_connections, reset_queries
 from fastify_ipc import Worker
 
 from .conf import ipc_settings
+from .encoding import plain
 from .errors import django_error
 from .registry import declared, discover, services, where
 
@@ -24,26 +25,31 @@ def django_worker(service: str, concurrency: int = 10) -> Worker:
     worker = Worker(config.redis_url, service, concurrency=concurrency, prefix=config.prefix, map_error=django_error)
     for name, (_, options, handler) in sorted(methods.items()):
         try:
-            worker.method(name, **options)(with_fresh_connections(handler))
+            worker.method(name, **options)(django_handler(handler))
         except (TypeError, ValueError) as err:  # a bad name or option, said once with where it is
             raise CommandError(f"{where(handler)}: {err}") from None
     return worker
 
 
-def with_fresh_connections(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A plain handler runs in a worker thread: as Django does around a request, forget the queries
-    DEBUG logged, and close the connections past CONN_MAX_AGE or broken before and after it, in
-    that thread. Async handlers cannot touch the ORM directly (SynchronousOnlyOperation) and are
-    left as they are."""
+def django_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler as Django code expects to run: its result written as Django writes JSON
+    (datetimes, decimals, UUIDs), and a plain handler, which runs in a worker thread, inside what
+    Django does around a request in that thread: DEBUG's query log reset, and the connections past
+    CONN_MAX_AGE or broken closed before and after it. Async handlers cannot touch the ORM directly
+    (SynchronousOnlyOperation): nothing to close for them."""
     if inspect.iscoroutinefunction(handler):
-        return handler
+        @functools.wraps(handler)
+        async def handle_async(params: Any, ctx: Any) -> Any:
+            return plain(await handler(params, ctx))
+
+        return handle_async
 
     @functools.wraps(handler)
     def handle(params: Any, ctx: Any) -> Any:
         reset_queries()
         close_old_connections()
         try:
-            return handler(params, ctx)
+            return plain(handler(params, ctx))
         finally:
             close_old_connections()
 

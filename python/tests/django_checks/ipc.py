@@ -1,10 +1,14 @@
 """Service ``checks``: one method per exception a Django handler may raise, and one that watches
 the worker thread's database connection; service ``slow``: a call to stop a worker during."""
+import datetime
+import decimal
 import time
+import uuid
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 from fastify_ipc import RpcError
 from fastify_ipc.django import method
@@ -31,6 +35,26 @@ def raise_(params, ctx):
 @method("checks.araise", params={"type": "object", "properties": {"what": {"type": "string"}}, "required": ["what"]})
 async def araise(params, ctx):
     raise RAISES[params["what"]]()
+
+
+def values():
+    return {
+        "at": datetime.datetime(2026, 12, 4, 15, 30, 0, 250000, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2026, 12, 4),
+        "price": decimal.Decimal("19.90"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "label": gettext_lazy("Order"),
+    }
+
+
+@method("checks.values")
+def values_(params, ctx):
+    return values()
+
+
+@method("checks.avalues")
+async def avalues(params, ctx):
+    return values()
 
 
 # The database wrapper the last call used: Django keeps one per thread.

@@ -15,4 +15,5 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def as_json(self) -> dict:
-        return {"orderId": self.pk, "item": self.item, "status": self.status, "updatedAt": self.updated_at.isoformat()}
+        # the datetime is written as Django's JSON responses write it
+        return {"orderId": self.pk, "item": self.item, "status": self.status, "updatedAt": self.updated_at}
