@@ -103,7 +103,13 @@ class Reader:
 async def ensure_group(client: AnyRedis, stream: str) -> None:
     """From the stream's start, so requests added before the group existed are not missed."""
     try:
-        await client.xgroup_create(stream, WORKER_GROUP, id="0", mkstream=True)
+        if is_cluster(client):
+            # redis-py finds no key in XGROUP's arguments: the stream's node is named instead (slots known first)
+            await client.initialize()
+            await client.execute_command("XGROUP", "CREATE", stream, WORKER_GROUP, "0", "MKSTREAM",
+                                         target_nodes=client.get_node_from_key(stream))
+        else:
+            await client.xgroup_create(stream, WORKER_GROUP, id="0", mkstream=True)
     except ResponseError as err:
         if "BUSYGROUP" not in str(err):
             raise
@@ -116,3 +122,11 @@ async def wait_quietly(awaitable: Any, seconds: float) -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
+
+
+async def publish(client: AnyRedis, channel: str, message: str) -> None:
+    """PUBLISH; on a Cluster through any node (the cluster bus carries it to every node)."""
+    if is_cluster(client):
+        await client.execute_command("PUBLISH", channel, message, target_nodes=client.get_default_node())
+    else:
+        await client.publish(channel, message)

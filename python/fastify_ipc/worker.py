@@ -194,7 +194,7 @@ class Worker:
         await connection.ensure_group(self.redis, self.stream)
         await self.redis.hset(self.keys.methods(self.service), mapping={m.name: m.spec_json for m in self.methods.values()})
         await self._heartbeat()
-        await self.redis.publish(self.keys.catalog, self.service)
+        await connection.publish(self.redis, self.keys.catalog, self.service)
 
     async def _heartbeat(self) -> int:
         key = self.keys.workers(self.service)
