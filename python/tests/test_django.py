@@ -5,6 +5,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from typing import Dict, NamedTuple
 
 import pytest
@@ -279,12 +280,15 @@ def test_ipc_worker_of_the_example_alone_serves_orders_and_stops_on_sigint(shop,
     assert redis.zcard("ipc:workers:orders") == 1
 
 
-def test_ipc_worker_names_the_services_it_found_when_given_another(shop):
-    wrong = python(shop.env, "manage.py", "ipc_worker", "nothing")
+@pytest.mark.parametrize("args, message", [
+    (["nothing"], "CommandError: no method of service 'nothing' is declared in an installed app's ipc.py (services found: checks, orders, slow)"),
+    (["orders", "--concurrency", "0"], "CommandError: --concurrency must be 1 or more"),
+])
+def test_ipc_worker_refuses_what_it_cannot_serve(shop, args, message):
+    wrong = python(shop.env, "manage.py", "ipc_worker", *args)
     assert wrong.proc.wait(30) == 1
     wrong.stop()
-    assert "no method of service 'nothing'" in wrong.output
-    assert "services found: checks, orders, slow" in wrong.output
+    assert message in wrong.output
 
 
 def events_for(redis, someone):
@@ -397,3 +401,26 @@ def test_results_and_events_carry_django_values_as_django_writes_them(shop, gate
     results, event = run(scenario())
     assert results == [VALUES, VALUES]
     assert event["data"] == VALUES
+
+
+def test_publish_works_in_a_forked_child_as_in_celery_or_gunicorn_workers(shop, redis):
+    from fastify_ipc.django import publish
+
+    publish.to_user("forks", "parent", {})  # the process's publisher is made, its pool connected
+    pid = os.fork()
+    if pid == 0:  # the child: redis-py's pool sees the new pid and connects afresh
+        code = 1
+        try:
+            publish.to_user("forks", "child", {})
+            code = 0
+        finally:
+            os._exit(code)
+    end = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < end:
+        time.sleep(0.02)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    publish.to_user("forks", "parent again", {})  # and the parent's connection still serves
+    assert [f[b"event"] for _, f in redis.xrange("ipc:events") if f[b"target"] == b"user:forks"] == [b"parent", b"child", b"parent again"]
