@@ -50,10 +50,6 @@ def client_of(gateway, someone):
     return Client.connect(gateway.url, gateway.token(str(someone.pk)))
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
 def as_json(value):
     """How Django's JSON responses write a value: a datetime to the millisecond, Z for UTC."""
     from django.core.serializers.json import DjangoJSONEncoder
@@ -79,7 +75,7 @@ def test_a_method_answers_from_the_orm_through_the_gateway(shop, gateway):
         finally:
             await client.close()
 
-    got, missing = run(scenario())
+    got, missing = asyncio.run(scenario())
     assert got == {"orderId": order.pk, "item": "teapot", "status": "paid", "updatedAt": as_json(order.updated_at)}
     assert missing["error"] == {"code": -32004, "message": "Order matching query does not exist."}
 
@@ -108,7 +104,7 @@ def test_a_saved_order_reaches_its_owner_once_committed(shop, gateway, redis):
         finally:
             await client.close()
 
-    order, saved, shipped, updated = run(scenario())
+    order, saved, shipped, updated = asyncio.run(scenario())
     assert saved["event"] == "order.updated" and saved["target"] == f"user:{carol.pk}"
     assert saved["data"] == {"orderId": order.pk, "item": "kettle", "status": "new", "updatedAt": as_json(order.updated_at)}
     assert shipped["status"] == "shipped"
@@ -150,7 +146,7 @@ def test_on_commit_sends_nothing_on_rollback_and_sends_on_commit(shop, gateway, 
         finally:
             await client.close()
 
-    sent, offset, received = run(scenario())
+    sent, offset, received = asyncio.run(scenario())
     assert sent is None
     assert [e["data"] for e in received] == [{"n": 3}, {"n": 4}, {"n": 5}]
     assert received[2]["offset"] == offset
@@ -176,7 +172,7 @@ def test_publish_reaches_rooms_connections_and_everyone(shop, gateway):
         finally:
             await client.close()
 
-    received = run(scenario())
+    received = asyncio.run(scenario())
     assert [(e["event"], e["target"], e["data"]) for e in received] == [
         ("room.note", "room:orders:9", {"to": "room"}),
         ("conn.note", received[1]["target"], {"to": "conn"}),
@@ -211,7 +207,7 @@ def test_django_exceptions_reach_the_client_as_json_rpc_errors(shop, gateway, me
         finally:
             await client.close()
 
-    assert run(scenario()) == MAPPED
+    assert asyncio.run(scenario()) == MAPPED
     # the unexpected error's traceback is in the worker's log, and nowhere near the client
     shop.workers["checks"].wait_for("KeyError: 'secret-internal-detail'", 5)
 
@@ -229,7 +225,7 @@ def test_a_models_validation_error_reaches_the_client_with_its_fields(shop, gate
         finally:
             await client.close()
 
-    assert run(scenario())["error"] == {"code": -32602, "message": "Invalid params", "data": {"status": ["Value 'lost' is not a valid choice."]}}
+    assert asyncio.run(scenario())["error"] == {"code": -32602, "message": "Invalid params", "data": {"status": ["Value 'lost' is not a valid choice."]}}
     order.refresh_from_db()
     assert order.status == "new"
 
@@ -245,7 +241,7 @@ def test_the_database_connection_of_a_call_is_closed_after_it(shop, gateway):
             await client.close()
 
     # CONN_MAX_AGE is 0, as by default: like a request, each call's connection is gone after it
-    assert run(scenario())[1:] == [{"previousClosed": True}, {"previousClosed": True}]
+    assert asyncio.run(scenario())[1:] == [{"previousClosed": True}, {"previousClosed": True}]
 
 
 def test_ipc_worker_discovers_ipc_py_and_stops_gracefully_on_sigterm(shop, gateway, redis):
@@ -265,7 +261,7 @@ def test_ipc_worker_discovers_ipc_py_and_stops_gracefully_on_sigterm(shop, gatew
         finally:
             await client.close()
 
-    answer, code = run(scenario())
+    answer, code = asyncio.run(scenario())
     assert answer["result"] == {"slept": 1500}, slow.output
     assert code == 0, slow.output
     assert "stopped" in slow.output
@@ -398,7 +394,7 @@ def test_results_and_events_carry_django_values_as_django_writes_them(shop, gate
         finally:
             await client.close()
 
-    results, event = run(scenario())
+    results, event = asyncio.run(scenario())
     assert results == [VALUES, VALUES]
     assert event["data"] == VALUES
 
