@@ -420,3 +420,18 @@ def test_publish_works_in_a_forked_child_as_in_celery_or_gunicorn_workers(shop, 
     assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
     publish.to_user("forks", "parent again", {})  # and the parent's connection still serves
     assert [f[b"event"] for _, f in redis.xrange("ipc:events") if f[b"target"] == b"user:forks"] == [b"parent", b"child", b"parent again"]
+
+
+def test_a_bad_method_option_stops_ipc_worker_saying_where_it_is(shop):
+    from django.core.management.base import CommandError
+    from fastify_ipc.django import method
+    from fastify_ipc.django.worker import django_worker
+
+    @method("broken.slow", timeout_ms=0)
+    def slow(params, ctx):
+        return None
+
+    with pytest.raises(CommandError) as raised:
+        django_worker("broken")
+    assert str(raised.value) == ("test_django.test_a_bad_method_option_stops_ipc_worker_saying_where_it_is.<locals>.slow: "
+                                 "fastify_ipc worker: method 'broken.slow': timeout_ms must be a positive int")

@@ -1,4 +1,4 @@
-"""The ``FASTIFY_IPC`` setting, read and checked once, like Django's own settings."""
+"""The ``FASTIFY_IPC`` setting, checked at start-up (the app's ready()) like Django's own settings."""
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
