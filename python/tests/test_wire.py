@@ -1,16 +1,21 @@
 """The worker's side of docs/protocol.md §9 seen from Redis, with no gateway: requests added to the
-stream by hand, replies read from the reply list. A Worker runs in this process on redis.asyncio."""
+stream by hand, replies read from the reply list. A Worker runs in this process on redis.asyncio.
+Also the publishers' event fields, and the command's errors about its environment."""
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 from redis.asyncio import Redis as AsyncRedis
 
-from fastify_ipc import ErrorCode, Worker
+from fastify_ipc import AsyncPublisher, ErrorCode, Publisher, Worker
 from fastify_ipc.schema import inline_refs, json_schema, params_reader, InvalidParams, to_json_value
 from fixtures.jobs import Line, OrderQuery
 from fixtures.jobs import setup as declare_jobs
+from ipc_support import PYTHON_DIR, TESTS
 
 REPLY = "ipc:reply:node-t"
 
@@ -161,3 +166,41 @@ def test_options_are_checked_when_declared(redis_url):
     with pytest.raises(ValueError, match="invalid service"):
         Worker(redis_url, "a-b")
     assert ErrorCode.DEADLINE_EXCEEDED == -32008
+
+
+def test_publishers_write_the_event_fields_the_node_publisher_writes(redis_url, redis):
+    sync = Publisher(redis_url, prefix="pub:")
+    ids = [sync.to_user("u1", "order.updated", {"id": 1}, exclude="c9"), sync.to_room("shop:1", "news"),
+           sync.to_connection("c2", "hi", [1, 2]), sync.broadcast("tick", 3)]
+    sync.close()
+
+    async def run():
+        publisher = AsyncPublisher(redis_url, prefix="pub:")
+        try:
+            return await publisher.to_user("u2", "async", {"ok": True})
+        finally:
+            await publisher.close()
+    ids.append(asyncio.run(run()))
+    entries = [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in redis.xrange("pub:events")]
+    assert [i for i, _ in entries] == ids
+    assert [f for _, f in entries] == [
+        {"target": "user:u1", "event": "order.updated", "data": '{"id":1}', "exclude": "c9"},
+        {"target": "room:shop:1", "event": "news", "data": "null"},
+        {"target": "conn:c2", "event": "hi", "data": "[1,2]"},
+        {"target": "all", "event": "tick", "data": "3"},
+        {"target": "user:u2", "event": "async", "data": '{"ok":true}'},
+    ]
+    with pytest.raises(ValueError, match="event name"):
+        Publisher(redis_url).broadcast("")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "REDIS_URL: required"),
+    ({"REDIS_URL": "redis://127.0.0.1:1"}, "IPC_WORKER_SERVICE: must name the service"),
+    ({"REDIS_URL": "redis://127.0.0.1:1", "IPC_WORKER_SERVICE": "a", "IPC_WORKER_CONCURRENCY": "0"}, "IPC_WORKER_CONCURRENCY=0"),
+])
+def test_the_command_says_what_is_wrong_with_its_environment(env, message):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "IPC_"))}
+    done = subprocess.run([sys.executable, "-m", "fastify_ipc", "worker", "jobs:setup"], capture_output=True, text=True, timeout=30,
+                          env={**base, "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(TESTS / "fixtures")]), **env})
+    assert done.returncode == 1 and message in done.stderr, done.stderr
