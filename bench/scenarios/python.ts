@@ -51,7 +51,7 @@ export async function pythonScenarios (redis: BenchRedis, rpcGroup: LoadGroup, p
 async function pythonWorker (redisUrl: string, service: string, concurrency: number): Promise<Proc> {
   const proc = start(`python-worker-${service}`, PYTHON, ['-m', 'fastify_ipc', 'worker', 'python_worker:setup'], {
     cwd: fileURLToPath(new URL('../', import.meta.url)),
-    env: { PATH: process.env.PATH, PYTHONPATH: `${root}python`, REDIS_URL: redisUrl, IPC_WORKER_SERVICE: service, IPC_WORKER_CONCURRENCY: String(concurrency) }
+    env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: `${root}python`, REDIS_URL: redisUrl, IPC_WORKER_SERVICE: service, IPC_WORKER_CONCURRENCY: String(concurrency) }
   })
   const until = Date.now() + 20000
   while (!proc.output().includes(' started')) {
