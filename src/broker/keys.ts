@@ -1,4 +1,4 @@
-// Every Redis key of PROTOCOL.md section 9, in one place.
+// Every Redis key of docs/protocol.md §9, in one place.
 export interface Keys {
   rpc (service: string): string
   dead (service: string): string

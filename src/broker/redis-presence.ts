@@ -1,4 +1,4 @@
-// Presence across nodes: sorted sets scored by expiry (PROTOCOL.md section 9), refreshed for all of
+// Presence across nodes: sorted sets scored by expiry (docs/protocol.md §9), refreshed for all of
 // this node's connections every ttl/3 and read with a score filter, so a crashed node's entries
 // vanish within one TTL. While Redis is down, writes wait for the next refresh and reads fall back
 // to what this node knows.

@@ -132,7 +132,7 @@ export class RpcClient {
     if (this.fast) {
       let head = this.heads.get(service)
       if (head === undefined) {
-        // 20 = XADD + key + MAXLEN ~ n * + 7 field/value pairs (PROTOCOL section 9)
+        // 20 = XADD + key + MAXLEN ~ n * + 7 field/value pairs (docs/protocol.md §9)
         head = '*20\r\n' + ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
         this.heads.set(service, head)
       }

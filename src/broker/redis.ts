@@ -1,4 +1,4 @@
-// The Redis broker (PROTOCOL.md section 9): remote calls over streams, events and presence across
+// The Redis broker (docs/protocol.md §9): remote calls over streams, events and presence across
 // nodes, the method catalog workers publish. A circuit breaker follows the command connection:
 // while Redis is unreachable, calls and publishes fail at once with -32050 and presence answers
 // from this node; when it returns, the catalog is reloaded and presence re-registered by itself.

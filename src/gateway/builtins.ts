@@ -1,8 +1,9 @@
-// The reserved `rpc.*` methods of PROTOCOL.md section 5.
+// The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
+import { namedParams } from '../protocol/params.js'
 import { type Authenticator, matchesRoom } from './auth.js'
 import type { Connection } from './connection.js'
 import type { Hub } from './hub.js'
@@ -19,13 +20,21 @@ export interface BuiltinDeps {
 
 type Params = Record<string, unknown>
 
-/** the reserved methods of PROTOCOL.md section 5 (metric labels are limited to these) */
-export const BUILTINS: ReadonlySet<string> = new Set(['rpc.ping', 'rpc.auth', 'rpc.discover', 'rpc.join', 'rpc.leave', 'rpc.presence'])
+/** The reserved methods of docs/protocol.md §5, each with its params' by-position order. */
+const BUILTIN_PARAMS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['rpc.ping', []], ['rpc.auth', ['token']], ['rpc.discover', []],
+  ['rpc.join', ['room']], ['rpc.leave', ['room']], ['rpc.presence', ['room']]
+])
+
+/** the reserved methods' names (metric labels are limited to these) */
+export const BUILTINS: ReadonlySet<string> = new Set(BUILTIN_PARAMS.keys())
 
 export class Builtins {
   constructor (private readonly deps: BuiltinDeps) {}
 
-  run (conn: Connection, method: string, params: Params): unknown {
+  /** Runs a built-in with its params by name or by position (docs/protocol.md §5 gives the order). */
+  run (conn: Connection, method: string, given: Params | unknown[] | undefined): unknown {
+    const params = namedParams(method, given, BUILTIN_PARAMS.get(method))
     switch (method) {
       case 'rpc.ping': return { time: Date.now() }
       case 'rpc.auth': return this.auth(conn, params)

@@ -7,6 +7,7 @@ import type { CanJoin, ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
+import { namedParams } from '../protocol/params.js'
 import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
@@ -113,7 +114,7 @@ export class Dispatcher {
     return false
   }
 
-  /** The limits a request must pass before it runs, in the order PROTOCOL.md gives them. */
+  /** The limits a request must pass before it runs, in the order docs/protocol.md §3 gives them. */
   private admit (conn: Connection, id: RequestId | undefined): RpcError | null {
     if (!conn.allowMessage()) return new RpcError(ErrorCode.RATE_LIMITED, 'Rate limited: too many messages')
     if (id !== undefined && conn.running(id)) return new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
@@ -126,8 +127,7 @@ export class Dispatcher {
   // that is caught by the same try.
   private call (conn: Connection, req: Request, method: Method | undefined): unknown {
     const { options, registry } = this.deps
-    const params = req.params ?? {}
-    if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, params)
+    if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, req.params)
     const identity = conn.identity
     if (identity === null && !(method?.access === 'public' && options.allowAnonymous)) {
       throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated: call rpc.auth first')
@@ -135,6 +135,7 @@ export class Dispatcher {
     if (method === undefined || !registry.visible(method, identity, options.allowAnonymous)) {
       throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${req.method}`)
     }
+    const params = namedParams(req.method, req.params, method.positions)
     if (method.params !== null && !method.params.Check(params)) {
       throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params', { errors: validationErrors(method.params, params) })
     }

@@ -4,6 +4,7 @@ import { Compile } from 'typebox/compile'
 import type { Identity } from '../config.js'
 import type { Access, Caller, MethodSpec, Validator } from '../protocol/frames.js'
 import { type MethodOptions, methodSpec } from '../protocol/methods.js'
+import { paramNames } from '../protocol/params.js'
 import type { OutgoingEvent } from '../broker/types.js'
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -25,6 +26,8 @@ export interface Method {
   spec: MethodSpec
   access: Access
   params: Validator | null
+  /** the params' by-position order */
+  positions: readonly string[]
   result: Validator | null
   /** present for in-process methods */
   handler?: Handler
@@ -98,6 +101,7 @@ export class Registry {
       spec,
       access: spec.access ?? 'user',
       params: spec.params === undefined ? null : this.compile(spec.params),
+      positions: paramNames(spec.params),
       result: spec.result === undefined ? null : this.compile(spec.result)
     }
   }
@@ -114,7 +118,7 @@ export class Registry {
   }
 }
 
-/** One OpenRPC method object: by-name params from the properties of the params schema. */
+/** One OpenRPC method object: params from the properties of the params schema, by name or in their order. */
 function describe (m: Method): { name: string } & Record<string, unknown> {
   const schema = (m.spec.params ?? { type: 'object' }) as { properties?: Record<string, unknown>, required?: string[] }
   const required = new Set(schema.required ?? [])
@@ -122,7 +126,7 @@ function describe (m: Method): { name: string } & Record<string, unknown> {
   return {
     name: m.name,
     ...(m.spec.description === undefined ? {} : { description: m.spec.description }),
-    paramStructure: 'by-name',
+    paramStructure: 'either',
     params,
     result: { name: 'result', schema: m.spec.result ?? {} },
     'x-params-schema': schema,

@@ -1,4 +1,4 @@
-// Error and close codes of PROTOCOL.md sections 6 and 7: the one table every side uses.
+// Error and close codes of docs/protocol.md §6 and §7: the one table every side uses.
 
 export const ErrorCode = {
   PARSE_ERROR: -32700,

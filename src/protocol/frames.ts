@@ -1,4 +1,4 @@
-// JSON-RPC frames, built-in method params and the Redis wire records (PROTOCOL.md), as TypeBox schemas.
+// JSON-RPC frames, built-in method params and the Redis wire records (docs/protocol.md), as TypeBox schemas.
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 
@@ -11,7 +11,8 @@ export const Request = Type.Object({
   jsonrpc: Type.Literal('2.0'),
   id: Type.Optional(RequestId),
   method: Type.String({ minLength: 1, maxLength: 256 }),
-  params: Type.Optional(Params)
+  // by name or by position (docs/protocol.md §3)
+  params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())]))
 })
 export type Request = Static<typeof Request>
 
@@ -47,7 +48,7 @@ export const PresenceParams = Type.Union([
 export const Access = Type.Union([Type.Literal('public'), Type.Literal('user'), Type.Literal('service')])
 export type Access = Static<typeof Access>
 
-/** A method as workers publish it in `ipc:methods:<service>` (PROTOCOL.md section 9). */
+/** A method as workers publish it in `ipc:methods:<service>` (docs/protocol.md §9). */
 export const MethodSpec = Type.Object({
   params: Type.Optional(Type.Unknown()),
   result: Type.Optional(Type.Unknown()),

@@ -1,4 +1,4 @@
-// The replies and acks of one event-loop turn, sent together (PROTOCOL.md section 9).
+// The replies and acks of one event-loop turn, sent together (docs/protocol.md §9).
 //
 // On one Redis server: one MULTI with, per reply list, an RPUSH of all its replies and the PEXPIRE,
 // then one XACK of every answered entry. Per request this was a MULTI/RPUSH/PEXPIRE/EXEC and, once

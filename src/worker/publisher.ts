@@ -1,4 +1,4 @@
-// Publishes events on the `ipc:events` stream, which every gateway node reads (PROTOCOL.md section 9).
+// Publishes events on the `ipc:events` stream, which every gateway node reads (docs/protocol.md §9).
 import { EVENTS_MAXLEN, keys } from '../broker/keys.js'
 import type { OutgoingEvent } from '../broker/types.js'
 import { consoleLogger, type WorkerLogger } from './log.js'

@@ -81,7 +81,7 @@ export async function close (client: WorkerRedis, ms = 2000): Promise<void> {
 /** An entry as `callBuffer` gives it. */
 export type RawEntry = [Buffer | string, Array<Buffer | string> | null]
 
-// The fields the gateway writes (PROTOCOL.md section 9), as bytes: matched without decoding them.
+// The fields the gateway writes (docs/protocol.md §9), as bytes: matched without decoding them.
 const FIELD_NAMES = ['v', 'id', 'method', 'params', 'caller', 'reply', 'deadline'].map(name => ({ name, bytes: Buffer.from(name) }))
 
 function fieldName (b: Buffer): string {

@@ -1,4 +1,4 @@
-// The JSON text of a reply (pushed on the caller's node list by the outbox, PROTOCOL.md section 9),
+// The JSON text of a reply (pushed on the caller's node list by the outbox, docs/protocol.md §9),
 // and the mapping of whatever a handler threw to a JSON-RPC error object.
 import { ErrorCode, type ErrorObject, RpcError } from '../protocol/errors.js'
 

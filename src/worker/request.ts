@@ -1,4 +1,4 @@
-// A request as the gateway writes it on `ipc:rpc:<service>` (PROTOCOL.md section 9), read back.
+// A request as the gateway writes it on `ipc:rpc:<service>` (docs/protocol.md §9), read back.
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import type { Caller } from '../protocol/frames.js'
 

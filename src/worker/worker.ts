@@ -1,5 +1,5 @@
 // A backend worker: answers a service's RPC requests from the stream `ipc:rpc:<service>` with bounded
-// concurrency, heartbeats, and takes over what dead workers left behind (PROTOCOL.md section 9).
+// concurrency, heartbeats, and takes over what dead workers left behind (docs/protocol.md §9).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'

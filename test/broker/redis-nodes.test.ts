@@ -38,7 +38,7 @@ test('events reach users, rooms, connections and everyone across nodes, whoever 
   const u3a = await connect(t, a, 'u3')
   const conn: string = (await u2b.call('rpc.auth', { token: token({ sub: 'u2', rooms: ['*'] }) })).result.connectionId
 
-  // by hand, as any backend would (PROTOCOL.md section 9)
+  // by hand, as any backend would (docs/protocol.md §9)
   const id = await raw.xadd('ipc:events', '*', 'target', 'user:u1', 'event', 'hand.made', 'data', '{"n":1}') as string
   for (const c of [u1a, u1b]) assert.deepEqual((await c.event('hand.made')).params, { event: 'hand.made', data: { n: 1 }, target: 'user:u1', offset: id })
 

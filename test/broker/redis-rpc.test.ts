@@ -1,4 +1,4 @@
-// Remote calls through a real Redis, with the worker side played by raw commands (PROTOCOL.md section 9).
+// Remote calls through a real Redis, with the worker side played by raw commands (docs/protocol.md §9).
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -1,4 +1,4 @@
-// The worker side of PROTOCOL.md section 9 in raw Redis commands, so the gateway's half of the
+// The worker side of docs/protocol.md §9 in raw Redis commands, so the gateway's half of the
 // bridge is tested against the wire contract rather than against our own Worker SDK.
 import { Redis } from 'ioredis'
 

@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import metaSchemaPackage from '@open-rpc/meta-schema'
+import { validateOpenRPCDocument } from '@open-rpc/schema-utils-js'
 import { Ajv } from 'ajv'
 import draft7 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' }
 import { CodegenError, toApi } from '../../src/codegen/openrpc.js'
@@ -24,13 +25,15 @@ function metaSchemaValidator (): (doc: unknown) => string[] {
   return doc => validate(doc) ? [] : (validate.errors ?? []).map(e => `${e.instancePath} ${e.message ?? ''}`)
 }
 
-test('/openrpc.json and rpc.discover validate against the OpenRPC meta-schema', async (t) => {
+test('/openrpc.json and rpc.discover validate against the OpenRPC meta-schema and the tooling\'s validator', async (t) => {
   const gw = await startFixture()
   t.after(async () => await gw.close())
   const validate = metaSchemaValidator()
 
   const doc = await (await fetch(`${gw.http}/openrpc.json`)).json() as { methods: Array<{ name: string }>, 'x-events': unknown[] }
   assert.deepEqual(validate(doc), [])
+  // and by the OpenRPC tooling's own validator (true, or an error listing what is wrong)
+  assert.equal(validateOpenRPCDocument(doc as never), true)
   assert.equal(doc.methods.length, 7)
   assert.equal(doc['x-events'].length, 2)
 
@@ -38,11 +41,13 @@ test('/openrpc.json and rpc.discover validate against the OpenRPC meta-schema', 
   t.after(async () => await client.close())
   const discovered = (await client.call('rpc.discover', {})).result
   assert.deepEqual(validate(discovered), [])
+  assert.equal(validateOpenRPCDocument(discovered), true)
   assert.deepEqual(discovered.methods.map((m: { name: string }) => m.name), doc.methods.map(m => m.name))
 
   // The validator is not a rubber stamp.
   assert.notDeepEqual(validate({ ...doc, methods: [{ name: 'x', params: [{ name: 'a', schema: { type: 'integr' } }], result: { name: 'r', schema: {} } }] }), [])
   assert.notDeepEqual(validate({ ...doc, 'y-events': [] }), [])
+  assert.notEqual(validateOpenRPCDocument({ ...doc, methods: [{ name: 'x', paramStructure: 'by-index' }] } as never), true)
 })
 
 test('the loader reads x-params-schema, rebuilds params of plain OpenRPC, skips rpc.* and rejects non-OpenRPC', () => {

@@ -1,4 +1,4 @@
-// HTTP routes (PROTOCOL.md section 10) and method discovery: /health, /ready, /metrics, /openrpc.json,
+// HTTP routes (docs/protocol.md §10) and method discovery: /health, /ready, /metrics, /openrpc.json,
 // /api/publish, and rpc.discover.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -49,7 +49,7 @@ test('GET /openrpc.json lists every in-process method with its schemas, and the 
   assert.deepEqual(names(doc), ['admin.reset', 'info.version', 'math.add', 'svc.sync'])
   const add = doc.methods.find((m: { name: string }) => m.name === 'math.add')
   assert.equal(add.description, 'Adds')
-  assert.equal(add.paramStructure, 'by-name')
+  assert.equal(add.paramStructure, 'either')
   assert.deepEqual(add.params, [
     { name: 'a', required: true, schema: { type: 'number' } },
     { name: 'b', required: true, schema: { type: 'number', description: 'second' } }

@@ -1,4 +1,4 @@
-// Authentication (PROTOCOL.md section 2): header and first message, 4001, 4003, refresh, pinned
+// Authentication (docs/protocol.md §2): header and first message, 4001, 4003, refresh, pinned
 // algorithms, API keys.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

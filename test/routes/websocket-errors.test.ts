@@ -1,4 +1,4 @@
-// Every error code of PROTOCOL.md section 6, each provoked by a real frame, and batches.
+// Every error code of docs/protocol.md §6, each provoked by a real frame, and batches.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Type from 'typebox'
@@ -51,7 +51,7 @@ test('-32600: not a JSON-RPC request', async (t) => {
     [{ id: 1, method: 'rpc.ping' }, 1],
     [{ jsonrpc: '1.0', id: 2, method: 'rpc.ping' }, 2],
     [{ jsonrpc: '2.0', id: 3 }, 3],
-    [{ jsonrpc: '2.0', id: 4, method: 'rpc.ping', params: [1, 2] }, 4],
+    [{ jsonrpc: '2.0', id: 4, method: 'rpc.ping', params: 'bar' }, 4],
     [{ jsonrpc: '2.0', id: { x: 1 }, method: 'rpc.ping' }, null]
   ] as const) {
     client.send(typeof frame === 'string' ? frame : JSON.stringify(frame))

@@ -1,4 +1,4 @@
-// Rooms, events, presence and progress (PROTOCOL.md sections 3, 4 and 5).
+// Rooms, events, presence and progress (docs/protocol.md §3, §4 and §5).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'

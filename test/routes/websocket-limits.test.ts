@@ -1,4 +1,4 @@
-// Close codes and connection limits (PROTOCOL.md sections 1, 7 and 8): 1003, 1009, 4008, 4029, heartbeat.
+// Close codes and connection limits (docs/protocol.md §1, §7 and §8): 1003, 1009, 4008, 4029, heartbeat.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -22,11 +22,13 @@ test('close: no timer, socket or server of the gateway outlives it', async () =>
   await clients[1].call('rpc.ping', {})
   await gw.close()
   await Promise.all(clients.map(c => c.closed))
-  // Sockets finish closing on the next turns of the event loop.
-  for (let i = 0; i < 50 && JSON.stringify([...resources()]) !== JSON.stringify([...before]); i++) {
+  // Sockets finish closing on the next turns of the event loop. Fewer than before is fine: the test
+  // runner's own start-up I/O (a connect, a file read on Node 24) may still be under way at `before`.
+  const left = (): Array<[string, number]> => [...resources()].filter(([kind, n]) => n > (before.get(kind) ?? 0))
+  for (let i = 0; i < 50 && left().length > 0; i++) {
     await new Promise(resolve => setTimeout(resolve, 10))
   }
-  assert.deepEqual(resources(), before)
+  assert.deepEqual(left(), [])
 })
 
 test('close: pending and authenticated connections all close with 1001', async () => {

@@ -1,4 +1,4 @@
-// Plays the gateway's side of PROTOCOL.md section 9 with raw ioredis: XADD requests, BLPOP replies.
+// Plays the gateway's side of docs/protocol.md §9 with raw ioredis: XADD requests, BLPOP replies.
 import { Redis } from 'ioredis'
 import type { Caller } from '../../src/protocol/frames.js'
 import type { WorkerLogger } from '../../src/worker/log.js'

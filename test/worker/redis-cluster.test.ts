@@ -1,5 +1,5 @@
-// The Worker SDK and a gateway on a real Redis Cluster of three masters: the keys of PROTOCOL.md
-// section 9 live on different nodes (with three masters the request stream, the reply list and the
+// The Worker SDK and a gateway on a real Redis Cluster of three masters: the keys of docs/protocol.md
+// §9 live on different nodes (with three masters the request stream, the reply list and the
 // worker set each land on another). The gateway reaches it from one node's URL (`redisCluster`), the
 // worker through a Cluster client of its own, and `fastify-ipc serve` / `worker` with REDIS_CLUSTER.
 import { after, before, test } from 'node:test'

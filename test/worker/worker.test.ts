@@ -1,4 +1,4 @@
-// The Worker against a real Redis, with the test playing the gateway (PROTOCOL.md section 9).
+// The Worker against a real Redis, with the test playing the gateway (docs/protocol.md §9).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
