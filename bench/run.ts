@@ -74,8 +74,8 @@ async function withServer<T> (start: () => Promise<Server>, fn: (s: Server) => P
 
 /**
  * Four fresh load processes for one part of the run (RPC uses two of them). Kept from part to part,
- * they held the heaps of 10,000-15,000 closed sockets, and V8 collected those in full GCs (10-15 ms
- * pauses, marking threads on both cores) while the next part measured tail latency.
+ * they would hold the heaps of thousands of closed sockets, and V8 would collect those in full GCs
+ * while the next part measures tail latency.
  */
 async function withLoad (fn: (group: LoadGroup, rpcGroup: LoadGroup) => Promise<void>): Promise<void> {
   const group = await LoadGroup.start(4, 'load')

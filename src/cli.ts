@@ -30,9 +30,7 @@ ${Object.entries(workerEnvHelp).map(([k, v]) => `  ${k.padEnd(30)} ${v}`).join('
 // V8 allocates the objects of a code site straight in the old generation once nearly all of them
 // survived young GCs ("pretenuring"). In a burst every request outlives a young GC, V8 decides so for
 // the request path, and the decision stays when the load drops: each request then costs a full GC's
-// work, and the young objects it points to are promoted too (after a run at full load, 27-81 MB
-// promoted and 2 full GCs in 8 s at 25% load, against 2.5 MB and none without; bench/README.md item
-// 27). The long-running commands turn it off; embedders can pass --no-allocation-site-pretenuring.
+// work. The long-running commands turn it off; embedders can pass --no-allocation-site-pretenuring.
 const steadyGc = (): void => { setFlagsFromString('--no-allocation-site-pretenuring') }
 
 async function main (argv: string[]): Promise<void> {

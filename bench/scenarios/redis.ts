@@ -14,8 +14,8 @@ import { broadcastScenario, type BroadcastPlan } from './broadcast.js'
 import { measure, type RpcPlan } from './rpc.js'
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1)
-// One worker process: at 256 requests at once it idled on round trips (7.6-12k calls/s); at 1024 it
-// saturates its core (13.7k); a second process only splits the same 2 cores.
+// One worker process: at 256 requests at once it idles on round trips, at 1024 it saturates its
+// core; a second process only splits the same 2 cores.
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 1024)
 
 /** A server measured with rpc phases; `extra`: the other processes whose CPU its rows report. */

@@ -1,11 +1,12 @@
 // Remote calls: XADD on `ipc:rpc:<service>`, the answer on this node's `ipc:reply:<node>` list
 // (BLMPOP, or BLPOP then LPOP count on Redis 6.2), matched by id. Replies nobody waits for are dropped.
-import { Command, type Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Reply, serviceOf, validators } from '../protocol/frames.js'
 import { type Keys, REQUEST_MAXLEN, WORKER_GROUP } from './keys.js'
 import { Slots } from './slots.js'
 import type { RedisClient } from './redis-link.js'
+import { arrayOf, bulk, type Command, encoded, sendTogether } from './redis-wire.js'
 import type { RemoteCall } from './types.js'
 
 const BLOCK_SECONDS = 2
@@ -38,24 +39,6 @@ export interface RpcHooks {
 /** the caller's JSON (and as a RESP bulk string), kept per claims object (one per authenticated connection) while it matches */
 interface CallerText { caller: Caller, json: string, bulk: string }
 
-/** RESP bulk string */
-const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`
-
-/**
- * An XADD whose RESP text we wrote ourselves. ioredis' generic path (argument flattening, a
- * `Command` that re-encodes 19 arguments, the auto-pipeline's promise, callback and nextTick per
- * command) was ~20% of the gateway's CPU per remote call; the text is the same bytes.
- */
-class XaddCommand extends Command {
-  constructor (private readonly text: string) {
-    super('xadd')
-  }
-
-  override toWritable (): string {
-    return this.text
-  }
-}
-
 export class RpcClient {
   private readonly pending = new Slots<Pending>()
   /** call ids start with the node and its start time, so a node restarted with the same id never takes a reply meant for its former life */
@@ -77,10 +60,10 @@ export class RpcClient {
    * Cluster (slot routing) or a prefixing client keeps ioredis' generic XADD.
    */
   private readonly fast: boolean
-  /** the XADDs of this event-loop turn, written in one corked pass on the next setImmediate */
-  private batch: XaddCommand[] = []
+  /** the XADDs of this event-loop turn, written together on the next setImmediate */
+  private batch: Command[] = []
   // One timer for every call in flight, armed for the earliest deadline (see sweep), rather than a
-  // setTimeout/clearTimeout pair per call: timers were a good part of the gateway's garbage per call.
+  // setTimeout/clearTimeout pair and their garbage per call.
   private sweepTimer: NodeJS.Timeout | null = null
   private sweepAt = Infinity
   /** false once the server turned BLMPOP down (Redis before 7.0) */
@@ -132,11 +115,11 @@ export class RpcClient {
     if (this.fast) {
       let head = this.heads.get(service)
       if (head === undefined) {
-        // 20 = XADD + key + MAXLEN ~ n * + 7 field/value pairs (docs/protocol.md §9)
-        head = '*20\r\n' + ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
+        // XADD, key, MAXLEN ~ n *, and 7 field/value pairs (docs/protocol.md §9)
+        head = arrayOf(20) + ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
         this.heads.set(service, head)
       }
-      const cmd = new XaddCommand(head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
+      const cmd = encoded('xadd', head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
         CALLER + this.callerText(caller).bulk + this.replyBulks + bulk(String(deadline)))
       if (this.batch.length === 0) setImmediate(this.flush)
       this.batch.push(cmd)
@@ -149,16 +132,11 @@ export class RpcClient {
       'caller', this.callerText(caller).json, 'reply', this.replyKey, 'deadline', String(deadline))
   }
 
-  // One corked pass: the turn's XADDs leave in one write, as ioredis' auto-pipeline did. sendCommand
-  // keeps its own checks (not ready, offline queue off: the command is rejected at once).
+  // The turn's XADDs leave in one write, as the auto-pipeline's would.
   private readonly flush = (): void => {
     const batch = this.batch
     this.batch = []
-    const redis = this.redis as Redis
-    const socket = redis.stream
-    socket?.cork()
-    for (const cmd of batch) redis.sendCommand(cmd)
-    socket?.uncork()
+    sendTogether(this.redis as Redis, batch)
   }
 
   private armSweep (at: number): void {
@@ -223,13 +201,10 @@ export class RpcClient {
     } while (more !== null && more.length === DRAIN)
   }
 
-  // Each command written to Redis is a syscall that wakes it, and below the maximum rate most BLMPOPs
-  // bring one worker's small batch. Redis runs a blocked client's next command once the blocked one
-  // is served, so BLMPOPs can wait there in a queue, and one write tops up AHEAD / 2 of them (at
-  // 15,000 calls/s: 1.27 writes per call instead of 1.38, and 5% less CPU; bench/README item 35).
+  // Below the maximum rate most BLMPOPs bring one worker's small batch, and each wakes Redis and this
+  // process. Redis runs a blocked client's next command once the blocked one is served, so BLMPOPs
+  // wait there in a queue, topped up AHEAD / 2 at a time, and the next batch needs no round trip.
   private readAhead (): void {
-    const socket = (this.reader as Redis).stream // a Cluster has none: its commands leave one by one
-    socket?.cork()
     while (this.ahead.length < AHEAD) {
       const done = this.reader.blmpop(BLOCK_SECONDS, 1, this.replyKey, 'LEFT', 'COUNT', DRAIN).then(got => {
         if (got !== null) for (const raw of got[1]) this.handle(raw)
@@ -237,7 +212,6 @@ export class RpcClient {
       done.catch(() => undefined) // read() awaits it, unless one before it failed and the queue was dropped
       this.ahead.push(done)
     }
-    socket?.uncork()
   }
 
   /** Fails every call in flight (Redis went away, or the node is closing). */
@@ -255,10 +229,6 @@ export class RpcClient {
   reset (): void {
     this.groups.clear()
     this.live.clear()
-  }
-
-  get inFlight (): number {
-    return this.pending.size
   }
 
   private handle (raw: string): void {
@@ -298,7 +268,7 @@ export class RpcClient {
 
   // A worker heartbeats with score = its expiry: one member scored in the future means one alive.
   // A failed count says nothing of the workers: the call fails with the count's error, and nothing
-  // is cached (it used to be "no live worker", remembered as such).
+  // is cached.
   private async alive (service: string): Promise<boolean> {
     const now = Date.now()
     const cached = this.live.get(service)

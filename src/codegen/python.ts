@@ -1,10 +1,12 @@
 // OpenRPC → a Python package: pydantic models (1.10 and 2.x) from the JSON Schemas, an `Api` class with one
 // typed async method per RPC method grouped by the dots of its name, and the asyncio runtime, copied as is.
+import { readFileSync } from 'node:fs'
 import { version } from '../version.js'
 import { type Api, type ApiMethod, type JsonSchema } from './openrpc.js'
 import { NameAllocator, namespaceTree, type NamespaceNode, pascal, pyIdent, snake } from './names.js'
-import { pydanticShim, runtime } from './python-runtime.js'
 
+/** Copied as they are into every package: the asyncio client and the pydantic 1/2 shim (src/codegen/python/, copied to dist by the build). */
+const RUNTIME = ['_runtime.py', '_pydantic.py']
 /** Members of the generated `Api` class; methods and namespaces with these names get a trailing `_`. */
 const RESERVED = ['client', 'connect', 'close', 'on']
 /** BaseModel attributes (pydantic 1 and 2) a field must not shadow. */
@@ -158,8 +160,7 @@ ${methodDefs(tree, 'self.client', true)}`
   const files = new Map<string, string>()
   files.set(`${pkg}/client.py`, clientPy.replace('NAMESPACES\n', namespaceClasses.length === 0 ? '\n' : `\n${namespaceClasses.join('\n\n')}\n\n`))
   files.set(`${pkg}/models.py`, modelsPy)
-  files.set(`${pkg}/_runtime.py`, runtime)
-  files.set(`${pkg}/_pydantic.py`, pydanticShim)
+  for (const file of RUNTIME) files.set(`${pkg}/${file}`, readFileSync(new URL(`./python/${file}`, import.meta.url), 'utf8'))
   files.set(`${pkg}/py.typed`, '')
   files.set(`${pkg}/__init__.py`, `${header}
 from ._runtime import Backoff, EventMeta, IpcClient, IpcError

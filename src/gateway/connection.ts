@@ -6,6 +6,7 @@ import type { Identity, ResolvedOptions } from '../config.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
 import type { Metrics } from './metrics.js'
+import { holdForTurn } from './socket-writes.js'
 
 type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTimeoutMs'>
 
@@ -30,8 +31,6 @@ export class Connection {
   private tokens: number
   private refilledAt = Date.now()
   private authTimer: NodeJS.Timeout | null = null
-  /** true while this turn's frames are held back for one write (see cork) */
-  corked = false
   private expiryTimer: NodeJS.Timeout | null = null
 
   constructor (
@@ -69,7 +68,7 @@ export class Connection {
   /** Sends one text frame unless the peer has stopped reading, in which case it is closed with 4008. */
   send (text: string): boolean {
     if (!this.writable()) return false
-    this.cork()
+    holdForTurn(this.socket)
     this.socket.send(text)
     this.metrics.messagesOut.inc()
     return true
@@ -77,7 +76,7 @@ export class Connection {
 
   /**
    * Sends a frame shared by many sockets (event fan-out): the caller encodes it to UTF-8 once, rather
-   * than ws once per socket, and counts the frames sent. Not corked: one frame per socket gains nothing.
+   * than ws once per socket, and counts the frames sent. Not held for the turn: one frame per socket gains nothing.
    */
   sendShared (utf8: Buffer): boolean {
     if (!this.writable()) return false
@@ -93,18 +92,6 @@ export class Connection {
       return false
     }
     return true
-  }
-
-  // Frames sent in one turn of the event loop (the answers to every request of one TCP read) leave in
-  // one write instead of a syscall and a packet each: writev was 61% of the gateway's CPU under load.
-  private cork (): void {
-    if (this.corked) return
-    const raw = (this.socket as unknown as { _socket?: Corkable })._socket
-    if (raw === undefined) return
-    raw.cork()
-    this.corked = true
-    if (corkedSockets.push(raw) === 1) setImmediate(uncorkAll)
-    corkedConnections.push(this)
   }
 
   /** whether a request with this id is in flight */
@@ -168,18 +155,4 @@ export class Connection {
     this.authTimer = this.expiryTimer = null
     this.onClose(this)
   }
-}
-
-interface Corkable { cork (): void, uncork (): void }
-
-// The sockets corked in this turn and their connections; one immediate releases them all.
-const corkedSockets: Corkable[] = []
-const corkedConnections: Connection[] = []
-
-function uncorkAll (): void {
-  for (let i = 0; i < corkedSockets.length; i++) {
-    corkedConnections[i].corked = false
-    corkedSockets[i].uncork()
-  }
-  corkedSockets.length = corkedConnections.length = 0
 }

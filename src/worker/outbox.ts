@@ -1,23 +1,19 @@
 // The replies and acks of one event-loop turn, sent together (docs/protocol.md §9).
 //
 // On one Redis server: one MULTI with, per reply list, an RPUSH of all its replies and the PEXPIRE,
-// then one XACK of every answered entry. Per request this was a MULTI/RPUSH/PEXPIRE/EXEC and, once
-// that had answered, an XACK: two writes and two round trips, most of a busy worker's CPU. The
-// commands are ioredis `Command`s sent in one corked pass, not `redis.multi()`: its Pipeline defines
-// a getter per instance (`length`), and V8 then keeps every pipeline, with its commands and replies,
-// alive through young-generation GCs until the next full one. Under a steady load that was 20% of
-// everything the worker allocated, promoted (10-20 MB/s), with scavenges of 7-11 ms. A client with
-// auto-pipelining cannot reorder them either: `sendCommand` goes around it.
+// then one XACK of every answered entry, in one write. The commands go out together through
+// redis-wire.ts rather than `redis.multi()`, whose Pipeline objects V8 keeps alive through
+// young-generation GCs; going around the client's auto-pipeline keeps the transaction in one piece.
 //
 // The XACK rides in the same transaction as the replies: if the MULTI is refused (out of memory, the
-// connection lost) none of it happens and the request stays pending for another delivery, as when the
-// ack waited for the reply; an RPUSH failing inside EXEC (the reply key is not a list) loses that
-// reply and is reported to whoever sent it.
+// connection lost) none of it happens and the request stays pending for another delivery; an RPUSH
+// failing inside EXEC (the reply key is not a list) loses that reply and is reported to whoever sent it.
 //
 // On a Redis Cluster a transaction holds the keys of one slot only: each reply list gets a MULTI of
 // its own (`multi()`, routed by its key), and the requests it answers are acked once it succeeded.
-import { Command, type Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { REPLY_TTL_MS, WORKER_GROUP } from '../broker/keys.js'
+import { type Command, command, sendTogether } from '../broker/redis-wire.js'
 import type { WorkerRedis } from './redis.js'
 
 // A bound on the arguments of one RPUSH/XACK (a handler may send progress in a tight loop).
@@ -90,26 +86,22 @@ export class Outbox {
   }
 
   private sendOne (redis: Redis, replies: Map<string, Part>, acks: string[]): void {
-    const commands = [new Command('multi')]
+    const commands = [command(redis, 'multi', [])]
     // each part with the index of its first and last command in the EXEC results
     const parts: Array<[Part, number, number]> = []
     for (const [key, p] of replies) {
       const first = commands.length - 1
-      for (let i = 0; i < p.items.length; i += MAX_ARGS) commands.push(this.command('rpush', [key, ...p.items.slice(i, i + MAX_ARGS)]))
-      commands.push(this.command('pexpire', [key, REPLY_TTL_MS]))
+      for (let i = 0; i < p.items.length; i += MAX_ARGS) commands.push(command(redis, 'rpush', [key, ...p.items.slice(i, i + MAX_ARGS)]))
+      commands.push(command(redis, 'pexpire', [key, REPLY_TTL_MS]))
       parts.push([p, first, commands.length - 2])
       for (const id of p.acks) acks.push(id)
     }
     const firstAck = commands.length - 1
-    for (let i = 0; i < acks.length; i += MAX_ARGS) commands.push(this.command('xack', [this.stream, WORKER_GROUP, ...acks.slice(i, i + MAX_ARGS)]))
+    for (let i = 0; i < acks.length; i += MAX_ARGS) commands.push(command(redis, 'xack', [this.stream, WORKER_GROUP, ...acks.slice(i, i + MAX_ARGS)]))
     const lastAck = commands.length - 2
-    const exec = new Command('exec')
+    const exec = command(redis, 'exec', [])
     commands.push(exec)
-    // One corked pass: the transaction leaves in one write, and nothing else comes between its commands.
-    const socket = redis.stream
-    socket?.cork()
-    for (const c of commands) redis.sendCommand(c)
-    socket?.uncork()
+    sendTogether(redis, commands)
     // A command refused while queued (out of memory) makes the EXEC fail too: that failure is the one said.
     for (let i = 0; i < commands.length - 1; i++) commands[i].promise.catch(() => undefined)
     exec.promise.then((results: unknown[] | null) => {
@@ -152,10 +144,6 @@ export class Outbox {
       const batch = ids.slice(i, i + MAX_ARGS)
       this.redis.xack(this.stream, WORKER_GROUP, ...batch).catch(err => this.ackFailed(err, batch.length))
     }
-  }
-
-  private command (name: string, args: Array<string | number>): Command {
-    return new Command(name, args, { keyPrefix: (this.redis as Redis).options.keyPrefix })
   }
 }
 

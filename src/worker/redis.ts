@@ -97,8 +97,8 @@ const text = (b: Buffer | string): string => typeof b === 'string' ? b : b.toStr
 
 /**
  * Entries read with `callBuffer`, as strings. ioredis 5 decodes every reply to Buffers and then
- * converts each one; here the protocol's field names are matched by their bytes instead, which
- * saves about a third of the decoding of a request (measured in bench/README.md, item 20).
+ * converts each one; here the protocol's field names are matched by their bytes instead, and only
+ * the values are decoded.
  */
 export function textEntries (entries: RawEntry[]): Entry[] {
   const out = new Array<Entry>(entries.length)

@@ -22,8 +22,8 @@ export type Parsed =
 
 const DIGITS = /^[0-9]+$/
 
-// Seven known fields read into locals: a record keyed by field name and a schema check of it were a
-// tenth of a busy worker's CPU (megamorphic keyed stores, a key lookup per field).
+// Seven known fields read into locals: a record keyed by field name, checked by a schema, costs a
+// megamorphic keyed store and a key lookup per field of every request.
 export function parseRequest (fields: string[]): Parsed {
   let v: string | undefined, id: string | undefined, method: string | undefined, params: string | undefined
   let caller: string | undefined, reply: string | undefined, deadline: string | undefined
@@ -49,7 +49,7 @@ export function parseRequest (fields: string[]): Parsed {
 
 /**
  * The caller, parsed when a handler first asks for it: most handlers never do, and its JSON (with
- * every claim of the token) was a worker's largest parse per request. Not JSON: -32600.
+ * every claim of the token) is the largest parse of a request. Not JSON: -32600.
  */
 export function callerOf (request: WorkerRequest): Caller {
   try {

@@ -2,7 +2,6 @@
 // concurrency, heartbeats, and takes over what dead workers left behind (docs/protocol.md §9).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
@@ -229,15 +228,11 @@ export class Worker {
     }
   }
 
-  // Each command written to Redis is a syscall that wakes it, and below the maximum rate most reads
-  // bring a few requests. Redis runs a blocked client's next command once the blocked one is served,
-  // so reads can wait there in a queue, each holding its share of the concurrency, and one write tops
-  // up half of them (at 15,000 calls/s: 0.21 writes per call instead of 0.31, and 15% less CPU for the
-  // worker; bench/README item 36).
+  // Below the maximum rate most reads bring a few requests. Redis runs a blocked client's next command
+  // once the blocked one is served, so reads wait there in a queue, each holding its share of the
+  // concurrency, and the next batch needs no round trip; half of them are topped up at a time.
   private readAhead (): void {
     const share = Math.ceil(this.concurrency / this.depth)
-    const socket = (this.blocking as Redis).stream // a Cluster has none
-    socket?.cork()
     while (this.ahead.length < this.depth) {
       const count = Math.min(share, this.free())
       if (count <= 0) break
@@ -253,7 +248,6 @@ export class Worker {
       read.done.catch(() => undefined) // read() awaits it, or drops it with the others after a failure
       this.ahead.push(read)
     }
-    socket?.uncork()
   }
 
   private settle (read: Read): void {

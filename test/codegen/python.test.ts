@@ -3,19 +3,37 @@
 // get_token failures (reported at once, bounded retries), and a connection that dies silently behind a frozen proxy.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { generate } from '../../src/codegen/index.js'
+import { ErrorCode } from '../../src/protocol/errors.js'
 import { token } from '../helper.js'
 import { startProxy } from '../client/proxy.js'
 import { type Gateway, startFixture } from './fixture.js'
 
 const PYTHON = '/usr/bin/python3'
 const program = fileURLToPath(new URL('./program.py', import.meta.url))
+const runtime = ['_runtime.py', '_pydantic.py'].map(f => fileURLToPath(new URL(`../../src/codegen/python/${f}`, import.meta.url)))
+
+test('the Python runtime copied into every package compiles and passes pyflakes', async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'ipc-pyc-'))
+  t.after(async () => await rm(cache, { recursive: true, force: true }))
+  const run = promisify(execFile)
+  // the bytecode goes to a temporary directory, not next to the sources
+  await run(PYTHON, ['-m', 'py_compile', ...runtime], { env: { ...process.env, PYTHONPYCACHEPREFIX: cache } })
+  await run(PYTHON, ['-m', 'pyflakes', ...runtime])
+})
+
+test('the Python runtime\'s error codes are the protocol\'s', async () => {
+  const print = 'import json, _runtime\nprint(json.dumps({k: v for k, v in vars(_runtime.IpcError).items() if k.isupper()}))'
+  const { stdout } = await promisify(execFile)(PYTHON, ['-B', '-c', print], { env: { ...process.env, PYTHONPATH: dirname(runtime[0]) } })
+  assert.deepEqual(JSON.parse(stdout), ErrorCode)
+})
 
 test('the generated Python client calls, receives events, raises typed errors and survives a restart', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ipc-py-'))

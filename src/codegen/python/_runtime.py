@@ -1,7 +1,4 @@
-// The Python runtime and pydantic shim, copied verbatim into every generated Python package. Kept as
-// TypeScript strings so the compiled CLI ships them without a copy step (no backticks or dollar-braces inside).
-
-export const runtime = String.raw`"""fastify-ipc client runtime: JSON-RPC 2.0 over WebSocket on asyncio and the websockets package.
+"""fastify-ipc client runtime: JSON-RPC 2.0 over WebSocket on asyncio and the websockets package.
 
 Same behaviour as the TypeScript IpcClient: authenticates with the first message (rpc.auth),
 refreshes the token before it expires and after a 4003 close, reconnects with exponential backoff and
@@ -521,51 +518,3 @@ class IpcClient:
         self.state = state
         for listener in list(self._state_listeners):
             self._run_handler(listener, state, error)
-`
-
-export const pydanticShim = String.raw`"""The few pydantic calls the generated models need, for pydantic 1.10 and 2.x alike."""
-import json
-from functools import lru_cache
-from typing import Any, Dict, Type, TypeVar
-
-import pydantic
-
-T = TypeVar("T")
-
-PYDANTIC_V2 = pydantic.VERSION.startswith("2.")
-
-if PYDANTIC_V2:
-
-    class Model(pydantic.BaseModel):
-        """Base of every generated model: fields by Python name or wire name (alias)."""
-
-        model_config = pydantic.ConfigDict(populate_by_name=True, protected_namespaces=())
-
-    @lru_cache(maxsize=None)
-    def _adapter(tp: Any) -> Any:
-        return pydantic.TypeAdapter(tp)
-
-    def parse_as(tp: Type[T], value: Any) -> T:
-        """Validates value (JSON data) as tp: a model, List[Model], int, ..."""
-        return _adapter(tp).validate_python(value)  # type: ignore[no-any-return]
-
-    def dump(model: pydantic.BaseModel) -> Dict[str, Any]:
-        """The model as JSON data with wire names, leaving out fields that were never set."""
-        return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-else:
-
-    class Model(pydantic.BaseModel):  # type: ignore[no-redef]
-        """Base of every generated model: fields by Python name or wire name (alias)."""
-
-        class Config:
-            allow_population_by_field_name = True
-
-    def parse_as(tp: Type[T], value: Any) -> T:  # type: ignore[misc]
-        """Validates value (JSON data) as tp: a model, List[Model], int, ..."""
-        return pydantic.parse_obj_as(tp, value)
-
-    def dump(model: pydantic.BaseModel) -> Dict[str, Any]:  # type: ignore[misc]
-        """The model as JSON data with wire names, leaving out fields that were never set."""
-        return json.loads(model.json(by_alias=True, exclude_unset=True))  # type: ignore[no-any-return]
-`
