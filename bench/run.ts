@@ -1,6 +1,6 @@
 // `npm run bench`: builds the gateway, starts everything on loopback, runs each scenario for a
 // bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
-//   BENCH_ONLY=rpc,broadcast,connections,redis   run some scenarios only
+//   BENCH_ONLY=rpc,broadcast,connections,redis,python   run some scenarios only
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
@@ -17,6 +17,7 @@ import type { Row } from './lib/result.js'
 import { type Server, startBaseline, startGateway } from './lib/servers.js'
 import { broadcastScenario } from './scenarios/broadcast.js'
 import { connectionsScenario } from './scenarios/connections.js'
+import { pythonScenarios } from './scenarios/python.js'
 import { redisScenarios } from './scenarios/redis.js'
 import { rpcScenario } from './scenarios/rpc.js'
 import { scaleScenarios } from './scenarios/scale.js'
@@ -122,6 +123,15 @@ async function main (): Promise<void> {
     const redis = await startRedis()
     try {
       await withLoad(async (group, rpcGroup) => { for (const row of await redisScenarios(redis, group, rpcGroup, PLAN, log, skipped)) record(row) })
+    } finally {
+      await redis.proc.stop()
+    }
+  }
+
+  if (wants('python')) {
+    const redis = await startRedis()
+    try {
+      await withLoad(async (_group, rpcGroup) => { for (const row of await pythonScenarios(redis, rpcGroup, PLAN.rpc, log)) record(row) })
     } finally {
       await redis.proc.stop()
     }

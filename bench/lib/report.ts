@@ -58,6 +58,12 @@ export function evaluate (byName: Map<string, Row>): Target[] {
   if (p99 !== undefined && chainP99 !== undefined) {
     out.push({ target: 'rpc-redis p99 at 25% load vs bare redis chain at the same rate (information)', measured: `${fmt(p99, 2)} vs ${fmt(chainP99, 2)} ms (${fmt(p99 / chainP99, 2)} x)`, pass: null, info: true })
   }
+  const pyAsync = get('rpc-redis python worker (async)')
+  const nodeWorker = get('rpc-redis node worker')
+  add('python worker, async handler >= 5,000 calls/s', pyAsync?.throughput, v => `${fmt(v)} calls/s`, v => v >= 5000)
+  add('python worker, async handler >= 0.25 x node worker', ratio(pyAsync, nodeWorker), v => `${fmt(v, 2)} x`, v => v >= 0.25)
+  const pySync = ratio(get('rpc-redis python worker (thread pool)'), nodeWorker)
+  if (pySync !== undefined) out.push({ target: 'python worker, plain handler (thread pool) vs node worker (information)', measured: `${fmt(pySync, 2)} x`, pass: null, info: true })
   const bc = get('baseline send-to-all')
   add('broadcast deliveries/s >= 0.8 x baseline send-to-all', ratio(get('broadcast'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)
   add('broadcast, 2 nodes (information: same bar)', ratio(get('broadcast 2 nodes'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)

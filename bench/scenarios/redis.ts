@@ -101,19 +101,19 @@ export async function redisScenarios (redis: BenchRedis, group: LoadGroup, rpcGr
   return rows
 }
 
-/** Calls the worker's method until the gateway has its catalog and sees a live worker. */
-async function untilCallable (url: string): Promise<void> {
+/** Calls a worker's method until the gateway has its catalog and sees a live worker. */
+export async function untilCallable (url: string, method = 'wbench.echo'): Promise<void> {
   const token = createSigner({ key: SECRET, expiresIn: 60_000 })({ sub: 'probe' })
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
   await once(ws, 'open')
   try {
     for (let i = 0; i < 100; i++) {
-      ws.send(`{"jsonrpc":"2.0","id":${i},"method":"wbench.echo","params":{"text":"probe","n":1}}`)
+      ws.send(`{"jsonrpc":"2.0","id":${i},"method":"${method}","params":{"text":"probe","n":1}}`)
       const [data] = await once(ws, 'message') as [Buffer]
       if (data.includes('"result"')) return
       await new Promise(resolve => setTimeout(resolve, 100))
     }
-    throw new Error('wbench.echo never became callable through the gateway')
+    throw new Error(`${method} never became callable through the gateway`)
   } finally {
     ws.close()
   }

@@ -1,0 +1,65 @@
+"""``publish``: events to users, rooms, connections or everyone, from views, signals and tasks.
+
+Synchronous, like the ORM: one Publisher per process, made from ``FASTIFY_IPC`` on first use.
+redis-py's pool notices a fork and opens fresh connections in the child, so Celery's and
+gunicorn's forked workers may share the object made before the fork.
+"""
+import threading
+from typing import Any, Callable, Optional
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from fastify_ipc import Publisher
+
+from .conf import ipc_settings
+from .encoding import plain
+
+
+class Publish:
+    def __init__(self) -> None:
+        self._publisher: Optional[Publisher] = None
+        self._lock = threading.Lock()
+
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            with self._lock:
+                if self._publisher is None:
+                    config = ipc_settings()
+                    self._publisher = Publisher(config.redis_url, prefix=config.prefix)
+        return self._publisher
+
+    def to_user(self, user_id: Any, event: str, data: Any = None, *, exclude: Optional[str] = None,
+                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+        """Every connection of a user (``user.pk`` is fine: ids are sent as text), on every node."""
+        data = plain(data)
+        return self._send(lambda p: p.to_user(str(user_id), event, data, exclude), on_commit, using)
+
+    def to_room(self, room: str, event: str, data: Any = None, *, exclude: Optional[str] = None,
+                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+        """Every member of a room."""
+        data = plain(data)
+        return self._send(lambda p: p.to_room(room, event, data, exclude), on_commit, using)
+
+    def to_connection(self, connection_id: str, event: str, data: Any = None, *,
+                      on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+        """One connection."""
+        data = plain(data)
+        return self._send(lambda p: p.to_connection(connection_id, event, data), on_commit, using)
+
+    def broadcast(self, event: str, data: Any = None, *, exclude: Optional[str] = None,
+                  on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+        """Every connection of every node."""
+        data = plain(data)
+        return self._send(lambda p: p.broadcast(event, data, exclude), on_commit, using)
+
+    def _send(self, send: Callable[[Publisher], str], on_commit: bool, using: str) -> Optional[str]:
+        """The event's stream id; with ``on_commit``, None, and the event leaves once the transaction
+        on ``using`` commits (at once outside one; never if it rolls back). The data is taken as it
+        is now (``plain``), datetimes, decimals and UUIDs written as Django writes them."""
+        if on_commit:
+            transaction.on_commit(lambda: send(self.publisher), using=using)
+            return None
+        return send(self.publisher)
+
+publish = Publish()
