@@ -19,7 +19,8 @@ export const Limits = {
   heartbeatMs: Int(10, 'WebSocket ping interval', 25000),
   defaultTimeoutMs: Int(1, 'deadline of a method without its own timeoutMs', 10000),
   presenceTtlMs: Int(100, 'how long presence outlives a crashed node', 30000),
-  shutdownTimeoutMs: Int(0, 'how long shutdown waits for in-flight requests', 10000)
+  shutdownTimeoutMs: Int(0, 'how long shutdown waits for in-flight requests', 10000),
+  drainSpreadMs: Int(0, 'how long shutdown spreads the closing of connections over, so their clients do not reconnect elsewhere all at once; 0 = all at once', 0)
 }
 
 export const JwtOptions = Type.Object({

@@ -26,7 +26,7 @@ export async function startServer (config: ServerConfig): Promise<FastifyInstanc
   await app.register(fastifyIpc, options)
   if (config.methods !== undefined) await loadMethods(app, config.methods)
 
-  const shutdownMs = options.shutdownTimeoutMs ?? 10000
+  const shutdownMs = (options.drainSpreadMs ?? 0) + (options.shutdownTimeoutMs ?? 10000)
   // In a process of `serve --processes N` the primary decides when to stop (a terminal's Ctrl-C
   // reaches every process of the group; a second signal would end the drain): it sends SHUTDOWN.
   const inGroup = cluster.isWorker

@@ -27,8 +27,10 @@ export class Connection {
   private ids: RequestId[] | null = null
   /** requests and notifications in flight */
   pending = 0
-  /** lets a drain waiting on this connection go on (see settled) */
-  private whenSettled: (() => void) | null = null
+  /** what waits for nothing to be in flight here (see settled) */
+  private whenSettled: { promise: Promise<void>, resolve: () => void } | null = null
+  /** told to go (the node drains): new requests are refused with -32050, and it closes once settled */
+  leaving = false
   /** missed heartbeats */
   missed = 0
   private tokens: number
@@ -119,15 +121,28 @@ export class Connection {
     ids.pop()
   }
 
-  /** Resolves once nothing is in flight on this connection, or it closed. One waiter: the drain. */
+  /** Resolves once nothing is in flight on this connection, or it closed. */
   async settled (): Promise<void> {
     if (this.pending === 0 || this.state === 'closed') return
-    await new Promise<void>(resolve => { this.whenSettled = resolve })
+    if (this.whenSettled === null) {
+      let resolve!: () => void
+      const promise = new Promise<void>(res => { resolve = res })
+      this.whenSettled = { promise, resolve }
+    }
+    await this.whenSettled.promise
   }
 
   private settle (): void {
-    this.whenSettled!()
+    const waiting = this.whenSettled!
     this.whenSettled = null
+    waiting.resolve()
+  }
+
+  /** Refuses its new requests, and closes with 1001 once those in flight are answered. */
+  leave (): void {
+    if (this.leaving) return
+    this.leaving = true
+    void this.settled().then(() => this.close(CloseCode.GOING_AWAY, 'node shutting down'))
   }
 
   /** Token bucket: `rateLimit` messages per second, bursts of twice that. */

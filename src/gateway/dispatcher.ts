@@ -120,7 +120,7 @@ export class Dispatcher {
     if (!conn.allowMessage()) return new RpcError(ErrorCode.RATE_LIMITED, 'Rate limited: too many messages')
     if (id !== undefined && conn.running(id)) return new RpcError(ErrorCode.INVALID_REQUEST, `Invalid request: id ${JSON.stringify(id)} is already in flight`)
     if (conn.pending >= this.deps.options.maxInFlight) return new RpcError(ErrorCode.RATE_LIMITED, `Rate limited: at most ${this.deps.options.maxInFlight} requests in flight`)
-    if (this.deps.hub.draining) return new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: this node is shutting down')
+    if (conn.leaving) return new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: this node is shutting down')
     return null
   }
 

@@ -140,11 +140,13 @@ export class Gateway {
   }
 
   /**
-   * Refuses new requests (-32050), waits up to `ms` for those in flight to be answered, then closes
-   * every connection with 1001.
+   * Refuses new sockets, tells every connection to go over `drainSpreadMs` (each refuses new
+   * requests with -32050 and closes with 1001 once its requests in flight are answered), then waits
+   * up to `ms` for the last answers and closes whatever is left with 1001.
    */
   async drain (ms: number): Promise<void> {
     this.hub.draining = true
+    await this.hub.dismiss(this.options.drainSpreadMs)
     await withTimeout(this.hub.settled(), ms, drainTimedOut).catch((err: Error) => this.log.warn(err.message))
     this.hub.closeAll()
   }

@@ -1,4 +1,5 @@
 // This node's connections: indexes by user, room and IP, event fan-out, presence bookkeeping, heartbeats.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DeliveredEvent, PresenceStore } from '../broker/types.js'
 import type { Identity, ResolvedOptions } from '../config.js'
@@ -7,6 +8,9 @@ import { CloseCode } from '../protocol/errors.js'
 import type { Connection } from './connection.js'
 import { eventFrame } from './frames.js'
 import type { Metrics } from './metrics.js'
+
+/** the shortest pause between two batches of a spread drain */
+const DISMISS_EVERY_MS = 50
 
 type Limits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerUser' | 'maxConnectionsPerIp' | 'heartbeatMs'>
 
@@ -121,6 +125,22 @@ export class Hub {
     }
   }
 
+  /**
+   * Tells every connection to go, in batches spread evenly over `spreadMs` (in a random order), so
+   * that its clients do not all reconnect to the other nodes in the same moment. A connection told
+   * to go refuses new requests and closes with 1001 once those in flight are answered; the others
+   * go on working until their turn.
+   */
+  async dismiss (spreadMs: number): Promise<void> {
+    const conns = shuffle([...this.connections.values()])
+    const batches = Math.max(1, Math.min(conns.length, Math.ceil(spreadMs / DISMISS_EVERY_MS)))
+    for (let b = 0; b < batches; b++) {
+      if (b > 0) await sleep(spreadMs / batches)
+      const end = Math.floor((b + 1) * conns.length / batches)
+      for (let i = Math.floor(b * conns.length / batches); i < end; i++) conns[i].leave()
+    }
+  }
+
   /** Resolves once no request is in flight on any connection. */
   async settled (): Promise<void> {
     await Promise.all(Array.from(this.connections.values(), conn => conn.settled()))
@@ -149,3 +169,14 @@ export class Hub {
 }
 
 const entry = (conn: Connection) => ({ userId: conn.identity?.userId ?? '', connectionId: conn.id })
+
+/** Fisher-Yates, in place */
+function shuffle<T> (list: T[]): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const t = list[i]
+    list[i] = list[j]
+    list[j] = t
+  }
+  return list
+}

@@ -111,9 +111,10 @@ test('Kubernetes: probes and scrape path served, drain within the grace period, 
   paths.push(c.readinessProbe.httpGet.path, c.livenessProbe.httpGet.path, pod.metadata.annotations['prometheus.io/path'])
   assert.equal(Number(pod.metadata.annotations['prometheus.io/port']), imagePort)
 
-  // SIGTERM comes after preStop; the drain then waits up to IPC_SHUTDOWN_TIMEOUT_MS for in-flight calls.
+  // SIGTERM comes after preStop; the drain spreads over IPC_DRAIN_SPREAD_MS, then waits up to
+  // IPC_SHUTDOWN_TIMEOUT_MS for the last calls in flight.
   const preStop = Number(c.lifecycle.preStop.exec.command.at(-1))
-  const drain = Number(env.IPC_SHUTDOWN_TIMEOUT_MS) / 1000
+  const drain = (Number(env.IPC_DRAIN_SPREAD_MS ?? 0) + Number(env.IPC_SHUTDOWN_TIMEOUT_MS)) / 1000
   assert.ok(pod.spec.terminationGracePeriodSeconds >= preStop + drain + 5,
     `terminationGracePeriodSeconds ${pod.spec.terminationGracePeriodSeconds} < preStop ${preStop} + drain ${drain} + 5`)
   assert.equal(gateway.spec.strategy.rollingUpdate.maxUnavailable, 0)

@@ -1,11 +1,12 @@
-// Drain without Fastify: requests in flight are answered, new ones refused, then every socket 1001.
+// Drain without Fastify: requests in flight are answered, new ones refused, every socket closed
+// with 1001 once it has nothing in flight, all at once or spread over drainSpreadMs.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TestClient, token } from '../helper.js'
 import { gatewayOnWs, type Harness } from './harness.js'
 
-test('drain: waits for the requests in flight, refuses new ones with -32050, then closes with 1001', async (t) => {
+test('drain: an idle connection goes at once; a busy one refuses new requests with -32050, then goes with 1001', async (t) => {
   const { gateway, url, close } = await gatewayOnWs()
   t.after(close)
   let release!: () => void
@@ -20,16 +21,34 @@ test('drain: waits for the requests in flight, refuses new ones with -32050, the
   let drained = false
   const draining = gateway.drain(60000).then(() => { drained = true })
   assert.equal(gateway.draining, true)
-  assert.equal((await idle.call('rpc.ping')).error?.code, -32050)
+  assert.deepEqual(await idle.closed, { code: 1001, reason: 'node shutting down' })
+  assert.equal((await busy.call('rpc.ping')).error?.code, -32050)
   assert.equal(drained, false, 'still waiting for the requests in flight')
-  assert.equal(gateway.connections.size, 2)
+  assert.equal(gateway.connections.size, 1)
 
   release()
   for (const answer of slow) assert.deepEqual((await answer).result, { done: true })
   await draining
   assert.deepEqual(await busy.closed, { code: 1001, reason: 'node shutting down' })
-  assert.deepEqual(await idle.closed, { code: 1001, reason: 'node shutting down' })
   assert.equal(gateway.connections.size, 0)
+})
+
+test('drain over drainSpreadMs: connections go in batches, those not yet told keep working', async (t) => {
+  const { gateway, url, close } = await gatewayOnWs({ drainSpreadMs: 1500 })
+  t.after(close)
+  const clients = await Promise.all(Array.from({ length: 30 }, async (_, i) => await TestClient.connect(url, { token: token({ sub: String(i) }) })))
+  const closedAt: number[] = []
+  const start = performance.now()
+  for (const c of clients) void c.closed.then(({ code }) => { assert.equal(code, 1001); closedAt.push(performance.now() - start) })
+  const draining = gateway.drain(60000)
+  await Promise.race(clients.map(async c => await c.closed))
+  const open = clients.filter(c => c.ws.readyState === c.ws.OPEN)
+  assert.ok(open.length > 15, `${30 - open.length} of 30 went in the first batch`)
+  const answers = await Promise.all(open.map(async c => await c.call('rpc.ping').catch(() => null)))
+  assert.ok(answers.some(a => a?.result !== undefined), 'a connection not yet told to go still answers')
+  await draining
+  await Promise.all(clients.map(async c => await c.closed))
+  assert.ok(closedAt.at(-1)! - closedAt[0] > 750, `every connection went within ${Math.round(closedAt.at(-1)! - closedAt[0])} ms`)
 })
 
 /** A gateway with one client whose request is running, until the test ends. */
