@@ -7,7 +7,7 @@
 // output are read before and after.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { Publisher } from '../dist/src/worker/index.js'
+import { Publisher } from '../src/worker/index.js'
 import { cpuSeconds } from './lib/proc-stats.js'
 import { installCleanup } from './lib/procs.js'
 import { startRedis } from './lib/redis.js'
