@@ -20,6 +20,7 @@ export const Limits = {
   defaultTimeoutMs: Int(1, 'deadline of a method without its own timeoutMs', 10000),
   presenceTtlMs: Int(100, 'how long presence outlives a crashed node', 30000),
   shutdownTimeoutMs: Int(0, 'how long shutdown waits for in-flight requests', 10000),
+  resultTtlMs: Int(1, 'how long the answer of a call with an idempotencyKey is kept for a re-send of it', 60000),
   drainSpreadMs: Int(0, 'how long shutdown spreads the closing of connections over, so their clients do not reconnect elsewhere all at once; 0 = all at once', 0)
 }
 

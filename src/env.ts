@@ -38,7 +38,8 @@ const limitVars: Record<string, keyof typeof Limits> = {
   IPC_DEFAULT_TIMEOUT_MS: 'defaultTimeoutMs',
   IPC_PRESENCE_TTL_MS: 'presenceTtlMs',
   IPC_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
-  IPC_DRAIN_SPREAD_MS: 'drainSpreadMs'
+  IPC_DRAIN_SPREAD_MS: 'drainSpreadMs',
+  IPC_RESULT_TTL_MS: 'resultTtlMs'
 }
 
 /** Redis behind Sentinel, instead of REDIS_URL (serve and worker) */

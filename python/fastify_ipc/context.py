@@ -66,12 +66,15 @@ class Context:
     """One request's context. Fields are plain attributes; the caller is parsed when first read
     (most handlers never read it, and it carries every claim of the token)."""
 
-    __slots__ = ("request_id", "deadline", "publish", "cancelled", "_caller", "_caller_json", "_progress")
+    __slots__ = ("request_id", "deadline", "idempotency_key", "publish", "cancelled", "_caller", "_caller_json", "_progress")
 
     def __init__(self, request_id: str, deadline: int, caller_json: str, publish: ContextPublisher,
-                 progress: Callable[[Any], None]) -> None:
+                 progress: Callable[[Any], None], idempotency_key: Optional[str] = None) -> None:
         self.request_id = request_id
         self.deadline = deadline
+        #: the call's idempotencyKey when the client sent one: the gateway keeps this answer for its
+        #: re-sends (docs/protocol.md §3), so a handler may use it as its own deduplication key too
+        self.idempotency_key = idempotency_key
         self.publish = publish
         self.cancelled = Cancellation(deadline)
         self._caller: Optional[Caller] = None

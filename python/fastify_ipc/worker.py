@@ -281,7 +281,7 @@ class Worker:
             else:
                 self.outbox.answer(to[1], _dumps({"id": to[0], "error": {"code": ErrorCode.INVALID_REQUEST, "message": f"Invalid request: {req}"}}), job.entry_id)
             return
-        request_id, name, params_json, caller_json, reply, deadline = req
+        request_id, name, params_json, caller_json, reply, deadline, idem = req
         # the gateway has answered -32008 already: running it now would only do unwanted work
         if time.time() * 1000 > deadline:
             log.debug("dropping request %s past its deadline", request_id)
@@ -289,9 +289,10 @@ class Worker:
             return
         if job.abandoned:
             return
-        self.outbox.answer(reply, await self._execute(job, request_id, name, params_json, caller_json, reply, deadline), job.entry_id)
+        self.outbox.answer(reply, await self._execute(job, request_id, name, params_json, caller_json, reply, deadline, idem), job.entry_id)
 
-    async def _execute(self, job: Job, request_id: str, name: str, params_json: str, caller_json: str, reply: str, deadline: int) -> str:
+    async def _execute(self, job: Job, request_id: str, name: str, params_json: str, caller_json: str, reply: str, deadline: int,
+                       idem: Optional[str] = None) -> str:
         """The reply's JSON text: the result, or whatever the handler raised as an error."""
         method = self.methods.get(name)
         if method is None:
@@ -300,7 +301,7 @@ class Worker:
             params = json.loads(params_json)
         except ValueError:
             return _dumps({"id": request_id, "error": {"code": ErrorCode.INVALID_PARAMS, "message": "Invalid params: not JSON"}})
-        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id))
+        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id), idem)
         try:
             if method.read_params is not None:
                 params = method.read_params(params)
@@ -441,11 +442,11 @@ def field_pairs(fields: Any) -> Dict[str, str]:
 
 
 def parse_request(fields: Any) -> Union[tuple, str]:
-    """(id, method, params, caller, reply, deadline), or why it cannot be run."""
+    """(id, method, params, caller, reply, deadline, idempotency key or None), or why it cannot be run."""
     f = field_pairs(fields)
     v, request_id, name, caller, reply, deadline = f.get("v"), f.get("id"), f.get("method"), f.get("caller"), f.get("reply"), f.get("deadline")
     if v == "1" and request_id and name and caller is not None and reply and deadline is not None and deadline.isdigit():
-        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline))
+        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline), f.get("idem") or None)
     return f"unsupported request version {v}" if v is not None and v != "1" else "malformed request"
 
 

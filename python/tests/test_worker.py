@@ -56,6 +56,18 @@ def test_calls_reach_async_and_thread_pool_handlers_with_the_caller(worker, gate
     assert sync["thread"].startswith("ipc-jobs") and sync["thread"] != threading.main_thread().name
 
 
+def test_ctx_idempotency_key_is_the_calls_key_and_a_keyed_call_runs_once(worker, gateway):
+    async def body(client):
+        plain = await client.result("jobs.echo_sync", {"x": 1})
+        first = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotency_key="py-k1"), 10))["result"]
+        again = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotency_key="py-k1"), 10))["result"]
+        return plain, first, again
+    plain, first, again = scenario(gateway, body)
+    assert plain["idempotency_key"] is None
+    assert first["idempotency_key"] == "py-k1"
+    assert again == first, "the re-sent call gets the kept answer: the same request id, not a second run"
+
+
 def test_a_pydantic_params_model_arrives_as_the_model_and_a_result_model_is_serialised(worker, gateway):
     async def body(client):
         return await client.result("jobs.order", {"order_id": 3, "lines": [{"sku": "tea", "qty": 2}, {"sku": "pot", "qty": 1}]})

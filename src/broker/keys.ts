@@ -10,6 +10,10 @@ export interface Keys {
   presenceUser (userId: string): string
   presenceRoom (room: string): string
   readonly presenceOnline: string
+  /** the record of one call with an idempotency key (`scoped`: its user and key) */
+  result (scoped: string): string
+  /** the channel that says a record's answer is stored, to nodes waiting for it */
+  readonly resultNews: string
 }
 
 export function keys (prefix = 'ipc:'): Keys {
@@ -23,7 +27,9 @@ export function keys (prefix = 'ipc:'): Keys {
     events: `${prefix}events`,
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
-    presenceOnline: `${prefix}presence:online`
+    presenceOnline: `${prefix}presence:online`,
+    result: scoped => `${prefix}idem:${scoped}`,
+    resultNews: `${prefix}idem`
   }
 }
 

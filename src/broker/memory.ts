@@ -1,7 +1,8 @@
 // The embedded broker: one node, no Redis. Events loop back to this node; presence lives in maps.
-// It has no workers and is never down, so it serves events and presence only (see Broker).
+// It has no workers and is never down, so it serves events, presence and stored answers only (see Broker).
 import { randomUUID } from 'node:crypto'
 import { addTo, removeFrom } from '../multimap.js'
+import { MemoryResults } from './memory-results.js'
 import type { Broker, BrokerListener, EventBus, OutgoingEvent, PresenceEntry, PresenceStore } from './types.js'
 
 class MemoryPresence implements PresenceStore {
@@ -44,6 +45,7 @@ export class MemoryBroker implements Broker, EventBus {
   readonly nodeId: string
   readonly presence = new MemoryPresence()
   readonly events: EventBus = this
+  readonly results = new MemoryResults()
   private listener: BrokerListener | null = null
 
   constructor (nodeId: string = randomUUID()) {
@@ -56,6 +58,7 @@ export class MemoryBroker implements Broker, EventBus {
 
   async close (): Promise<void> {
     this.listener = null
+    this.results.clear()
   }
 
   async publish (event: OutgoingEvent): Promise<{ offset?: string }> {

@@ -25,6 +25,8 @@ export interface RemoteCall {
   caller: Caller
   /** epoch ms */
   deadline: number
+  /** the request's idempotencyKey, passed to the worker (docs/protocol.md §9) */
+  idem?: string
 }
 
 export interface PresenceEntry {
@@ -69,6 +71,44 @@ export interface MethodCatalog {
   remoteMethods (): ReadonlyMap<string, MethodSpec>
 }
 
+/** What a claim on an idempotency record found (docs/protocol.md §3, Resumable calls). */
+export type Claim =
+  /** nobody held it: the caller runs the call and must complete() or release() it */
+  | { state: 'claimed' }
+  /** a run of it is under way (on this node or another) */
+  | { state: 'running' }
+  /** its answer, as the JSON text of `{result}` or `{error}` */
+  | { state: 'done', answer: string }
+  /** the key was used for another call (method or params differ) */
+  | { state: 'conflict' }
+
+/**
+ * Answers of calls with an idempotency key, shared by every node. `key` is the record's scoped name
+ * (user and key), `token` tells one run's claim from another's.
+ */
+export interface ResultStore {
+  /**
+   * Claims `key` for a run lasting up to `leaseMs`, or says who holds it. `waiting`: the caller
+   * watches the key (see watch) and wants to hear when its answer is stored.
+   */
+  claim (key: string, fingerprint: string, token: string, leaseMs: number, waiting: boolean): Promise<Claim>
+  /** stores the answer of the run holding `token`, kept `ttlMs`, and wakes the watchers */
+  complete (key: string, token: string, answer: string, ttlMs: number): Promise<void>
+  /** gives a claim up without an answer (the run failed before it ran): the next re-send runs it */
+  release (key: string, token: string): Promise<void>
+  /**
+   * Listens for `key`'s answer: `changed` resolves once it may have been stored, or after `ms` at
+   * the latest (then claim again). Watch first, then claim with `waiting`, so no answer slips between.
+   */
+  watch (key: string, ms: number): Watch
+}
+
+export interface Watch {
+  changed: Promise<void>
+  /** stops listening (the claim found the answer after all) */
+  cancel (): void
+}
+
 /** Whether the backing store answers. */
 export interface Health {
   /** false while the backing store is unreachable */
@@ -87,6 +127,8 @@ export interface Broker {
   readonly rpc?: RpcTransport
   readonly catalog?: MethodCatalog
   readonly health?: Health
+  /** absent: the gateway keeps the answers of idempotent calls in its own process */
+  readonly results?: ResultStore
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

@@ -11,6 +11,7 @@ export class IpcError extends Error {
   static readonly PERMISSION_DENIED = ErrorCode.PERMISSION_DENIED
   static readonly NOT_FOUND = ErrorCode.NOT_FOUND
   static readonly DEADLINE_EXCEEDED = ErrorCode.DEADLINE_EXCEEDED
+  static readonly CONFLICT = ErrorCode.CONFLICT
   static readonly RATE_LIMITED = ErrorCode.RATE_LIMITED
   static readonly UNAVAILABLE = ErrorCode.UNAVAILABLE
 

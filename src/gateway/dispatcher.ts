@@ -2,8 +2,8 @@
 // RpcTransport -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
-import type { OutgoingEvent, RpcTransport } from '../broker/types.js'
-import type { CanJoin, ResolvedOptions } from '../config.js'
+import type { OutgoingEvent, RemoteCall, RpcTransport } from '../broker/types.js'
+import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
@@ -13,6 +13,7 @@ import { BUILTINS, type Builtins } from './builtins.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
+import type { Idempotency } from './idempotency.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
 
@@ -23,6 +24,8 @@ export interface DispatcherDeps {
   hub: Hub
   /** null when the broker has no workers: remote methods then answer -32050 */
   rpc: RpcTransport | null
+  /** calls with an idempotencyKey (docs/protocol.md §3) */
+  idempotency: Idempotency
   nodeId: string
   metrics: Metrics
   log: FastifyBaseLogger
@@ -152,12 +155,24 @@ export class Dispatcher {
     const progress = (data: unknown): void => {
       if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
+    const deadline = Date.now() + timeoutMs
+    const key = req.idempotencyKey
+    if (key === undefined) return this.run(method, params, caller, deadline, progress, identity, undefined)
+    // Scoped per user: an anonymous caller has no scope a re-send could find again.
+    if (identity === null) throw new RpcError(ErrorCode.INVALID_REQUEST, 'Invalid request: idempotencyKey needs an authenticated connection')
+    return this.deps.idempotency.run({ userId: identity.userId, key, method: method.name, params, deadline },
+      () => this.run(method, params, caller, deadline, progress, identity, key))
+  }
+
+  private run (method: Method, params: unknown, caller: Caller, deadline: number, progress: (data: unknown) => void, identity: Identity | null, idempotencyKey: string | undefined): unknown {
     if (method.handler === undefined) {
       if (this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
-      return this.deps.rpc.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      const call: RemoteCall = { method: method.name, params, caller, deadline }
+      if (idempotencyKey !== undefined) call.idem = idempotencyKey
+      return this.deps.rpc.call(call, progress)
     }
-    const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
-    return this.local(method, params, ctx, timeoutMs)
+    const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log, idempotencyKey }
+    return this.local(method, params, ctx, deadline - Date.now())
   }
 
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {

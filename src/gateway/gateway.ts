@@ -2,6 +2,7 @@
 // Fastify stays outside: routes hand it sockets, plugins/gateway.ts ties it to the app's lifecycle.
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
+import { MemoryResults } from '../broker/memory-results.js'
 import type { Broker, OutgoingEvent } from '../broker/types.js'
 import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
 import { invalidParams } from '../protocol/errors.js'
@@ -13,6 +14,7 @@ import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
 import { Hub } from './hub.js'
+import { Idempotency } from './idempotency.js'
 import type { Metrics } from './metrics.js'
 import { type Handler, Registry } from './registry.js'
 
@@ -64,7 +66,8 @@ export class Gateway {
     const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish
+      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish,
+      idempotency: new Idempotency(broker.results ?? new MemoryResults(), options.resultTtlMs)
     })
     this.api = {
       nodeId: broker.nodeId,

@@ -18,6 +18,8 @@ export interface MethodContext {
   /** publishes an event, like `app.ipc.publish` */
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
   log: FastifyBaseLogger
+  /** the request's idempotencyKey, when it has one: this run's answer is kept for its re-sends (docs/protocol.md §3) */
+  idempotencyKey?: string
 }
 
 export type Handler<P = any, R = unknown> = (params: P, ctx: MethodContext) => R | Promise<R>

@@ -12,7 +12,9 @@ export const Request = Type.Object({
   id: Type.Optional(RequestId),
   method: Type.String({ minLength: 1, maxLength: 256 }),
   // by name or by position (docs/protocol.md §3)
-  params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())]))
+  params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())])),
+  // a member of ours beside params: the call's answer is kept and given to a re-send (docs/protocol.md §3)
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))
 })
 export type Request = Static<typeof Request>
 

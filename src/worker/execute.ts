@@ -64,6 +64,7 @@ export class JobAbort {
 class Context implements WorkerContext {
   readonly requestId: string
   readonly deadline: number
+  readonly idempotencyKey: string | undefined
   readonly publish: WorkerContext['publish']
   readonly log: WorkerLogger
   /** an own function, so a handler may take it out of the context: `{ progress }` */
@@ -75,6 +76,7 @@ class Context implements WorkerContext {
   constructor (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort) {
     this.requestId = req.id
     this.deadline = req.deadline
+    this.idempotencyKey = req.idem
     this.publish = deps.publish
     this.log = deps.log
     this.progress = data => deps.progress(req, data)

@@ -16,6 +16,8 @@ export interface WorkerContext {
   requestId: string
   /** epoch ms after which nobody waits for the answer */
   deadline: number
+  /** the call's idempotencyKey, when the client sent one: the gateway keeps this answer for its re-sends (docs/protocol.md §3) */
+  idempotencyKey: string | undefined
   /** sends an `rpc.progress` frame to the caller */
   progress (data: unknown): void
   /** publishes events to users, rooms, connections or everyone */
