@@ -1,14 +1,16 @@
 // The client: one WebSocket at a time, authenticated by its first message (rpc.auth), re-established
 // with backoff when it drops; calls, events, rooms and presence on top of it. It owns every timer it
-// starts and clears them all when it closes.
+// starts and clears them all when it closes. Across reconnects it recovers the events of its rooms
+// and user it missed (docs/protocol.md §5) and sends again its calls with an idempotency key (§3).
 import { CloseCode, ErrorCode } from '../protocol/errors.js'
 import { type BackoffOptions, backoffDefaults, backoffDelay } from './backoff.js'
 import { IpcError, unavailable } from './errors.js'
 import { type EventParams, EventHandlers, guard } from './events.js'
 import { PendingCalls } from './pending.js'
+import { Positions, newIdempotencyKey } from './positions.js'
 import { SendQueue } from './queue.js'
 import { type WebSocketLike, closeSocket, resolveWebSocket } from './transport.js'
-import type { AuthResult, CallOptions, ClientState, EventHandler, IpcClientOptions, PresenceResult, StateListener } from './types.js'
+import type { AuthResult, CallOptions, ClientState, EventHandler, IpcClientOptions, JoinResult, PresenceResult, RecoveryListener, StateListener } from './types.js'
 
 // setTimeout takes at most a signed 32-bit delay; a longer one would fire at once.
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -35,6 +37,11 @@ export class IpcClient {
   private readonly rooms = new Set<string>()
   private readonly events = new EventHandlers()
   private readonly stateListeners = new Set<StateListener>()
+  private readonly recoveryListeners = new Set<RecoveryListener>()
+  private readonly positions = new Positions()
+  private readonly idempotent: ReadonlySet<string>
+  /** the user of the last session, whose target's position a reconnect recovers from */
+  private lastUserId: string | null = null
   private ws: WebSocketLike | null = null
   private current: ClientState = 'closed'
   private session: AuthResult | null = null
@@ -62,6 +69,7 @@ export class IpcClient {
     this.backoff = options.reconnect === false ? false : { ...backoffDefaults, ...options.reconnect }
     this.callTimeoutMs = options.callTimeoutMs ?? 10000
     this.queue = new SendQueue(options.queue?.max ?? 100, options.queue?.timeoutMs ?? 10000)
+    this.idempotent = new Set(options.idempotentMethods ?? [])
   }
 
   get state (): ClientState { return this.current }
@@ -138,15 +146,28 @@ export class IpcClient {
     return () => this.stateListeners.delete(listener)
   }
 
-  /** Joins a room; the client joins it again after every reconnect. */
-  async join (room: string): Promise<{ room: string }> {
-    const result = await this.call<{ room: string }>('rpc.join', { room })
+  /**
+   * Listens to what each reconnect recovered: once per joined room and for the user, `recovered`
+   * says whether every event missed while disconnected follows; when false (the target keeps no
+   * history, or it no longer holds them), refetch that target's state. Returns the function that
+   * stops listening.
+   */
+  onRecovery (listener: RecoveryListener): () => void {
+    this.recoveryListeners.add(listener)
+    return () => this.recoveryListeners.delete(listener)
+  }
+
+  /** Joins a room; the client joins it again after every reconnect, recovering what it missed. */
+  async join (room: string): Promise<JoinResult> {
+    const result = await this.call<JoinResult>('rpc.join', { room })
+    if (!this.rooms.has(room)) this.positions.set(`room:${room}`, result)
     this.rooms.add(room)
     return result
   }
 
   async leave (room: string): Promise<{ room: string }> {
     this.rooms.delete(room)
+    this.positions.forget(`room:${room}`)
     return await this.call<{ room: string }>('rpc.leave', { room })
   }
 
@@ -198,16 +219,24 @@ export class IpcClient {
     }
     if (this.ws !== ws) return
     this.tokenFailures = 0
+    const reports: Array<{ target: string, recovered: boolean }> = []
     try {
       if (token !== undefined) {
-        this.session = await this.request('rpc.auth', { token }) as AuthResult
+        const user = this.lastUserId === null ? undefined : `user:${this.lastUserId}`
+        const session = this.session = await this.request('rpc.auth', this.recovering({ token }, user, reports)) as AuthResult
+        this.track(`user:${session.userId}`, session, reports)
+        this.lastUserId = session.userId
         this.authFailures = 0
         this.scheduleRefresh()
       }
       await Promise.all([...this.rooms].map(async room => {
-        await this.request('rpc.join', { room }).catch((err: unknown) => {
+        const target = `room:${room}`
+        await this.request('rpc.join', this.recovering({ room }, target, reports)).then(answer => this.track(target, answer as JoinResult, reports), (err: unknown) => {
           // No longer allowed in: forget it; any other failure is the connection's, handled by lost().
-          if (err instanceof IpcError && err.code === ErrorCode.PERMISSION_DENIED) this.rooms.delete(room)
+          if (err instanceof IpcError && err.code === ErrorCode.PERMISSION_DENIED) {
+            this.rooms.delete(room)
+            this.positions.forget(target)
+          }
         })
       }))
     } catch (err) {
@@ -219,12 +248,36 @@ export class IpcClient {
       return
     }
     if (this.ws !== ws) return
+    for (const report of reports) for (const listener of [...this.recoveryListeners]) guard(() => listener(report))
+    // Calls with an idempotency key that the lost connection left unanswered: the gateway answers them from their one run.
+    for (const text of this.pending.resendable()) this.send(text)
     this.attempts = 0
     this.watch(ws)
     this.setState('open')
     this.queue.flush()
     this.ready?.resolve()
     this.ready = null
+  }
+
+  // The params of a reconnect's rpc.auth or rpc.join: with `recover` from the last position of a target
+  // that keeps history. Every target asked again is reported once the answers came (see track).
+  private recovering (params: Record<string, unknown>, target: string | undefined, reports: Array<{ target: string, recovered: boolean }>): Record<string, unknown> {
+    if (target === undefined) return params
+    const report = { target, recovered: false }
+    reports.push(report)
+    const from = this.options.recover === false ? undefined : this.positions.get(target)
+    return from === undefined ? params : { ...params, recover: from }
+  }
+
+  // After a join or auth answer: recovered, the replayed events move the position on; otherwise the
+  // answer's position is where the client is now (nothing will fill the gap: the report says so).
+  private track (target: string, answer: JoinResult | AuthResult, reports: Array<{ target: string, recovered: boolean }>): void {
+    const report = reports.find(r => r.target === target)
+    if (report !== undefined && answer.recovered === true) {
+      report.recovered = true
+      return
+    }
+    this.positions.set(target, answer)
   }
 
   private lost (code: number, reason: string): void {
@@ -285,7 +338,7 @@ export class IpcClient {
     this.refreshTimer = undefined
     clearTimeout(this.watchdogTimer)
     this.watchdogTimer = undefined
-    this.pending.failAll(err)
+    this.pending.lose(err)
     if (ws !== null) void closeSocket(ws)
   }
 
@@ -296,6 +349,7 @@ export class IpcClient {
     const ws = this.ws
     this.ws = null
     this.detach(err)
+    this.pending.failAll(err)
     this.queue.failAll(err)
     this.ready?.reject(err)
     this.ready = null
@@ -370,10 +424,12 @@ export class IpcClient {
     }
   }
 
-  private async request (method: string, params: object | undefined, { timeoutMs = this.callTimeoutMs, signal, onProgress }: CallOptions = {}): Promise<unknown> {
+  private async request (method: string, params: object | undefined, { timeoutMs = this.callTimeoutMs, signal, onProgress, idempotencyKey }: CallOptions = {}): Promise<unknown> {
     const id = this.nextId++
-    const answer = this.pending.add(id, timeoutMs, signal, onProgress)
-    this.send(frame(id, method, params))
+    const key = idempotencyKey === true || (idempotencyKey === undefined && this.idempotent.has(method)) ? newIdempotencyKey() : idempotencyKey
+    const text = frame(id, method, params, key)
+    const answer = this.pending.add(id, timeoutMs, signal, onProgress, key === undefined ? undefined : text)
+    this.send(text)
     return await answer
   }
 
@@ -391,7 +447,12 @@ export class IpcClient {
     }
     for (const f of (Array.isArray(msg) ? msg : [msg]) as Array<Frame | null>) {
       if (f === null || typeof f !== 'object') continue
-      if (f.method === 'rpc.event') { if (f.params !== undefined) this.events.emit(f.params as unknown as EventParams) }
+      if (f.method === 'rpc.event') {
+        if (f.params !== undefined) {
+          this.positions.seen(f.params as unknown as EventParams)
+          this.events.emit(f.params as unknown as EventParams)
+        }
+      }
       else if (f.method === 'rpc.progress') {
         const { id, data } = f.params ?? {}
         if (typeof id === 'number') guard(() => this.pending.progress(id, data))
@@ -412,7 +473,7 @@ export class IpcClient {
   }
 }
 
-function frame (id: number | undefined, method: string, params: object | undefined): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, method, params })
+function frame (id: number | undefined, method: string, params: object | undefined, idempotencyKey?: string): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, method, params, idempotencyKey })
 }
 

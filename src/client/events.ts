@@ -1,7 +1,7 @@
 // Event handlers by event name; a handler that throws does not keep the others from running.
 import type { EventHandler, EventMeta } from './types.js'
 
-export interface EventParams { event: string, data: unknown, target: string, offset?: string }
+export interface EventParams { event: string, data: unknown, target: string, offset?: string, epoch?: string }
 
 export class EventHandlers {
   private readonly byName = new Map<string, Set<EventHandler>>()
@@ -24,6 +24,7 @@ export class EventHandlers {
     if (set === undefined) return
     const meta: EventMeta = { event: params.event, target: params.target }
     if (params.offset !== undefined) meta.offset = params.offset
+    if (params.epoch !== undefined) meta.epoch = params.epoch
     for (const handler of [...set]) guard(() => handler(params.data, meta))
   }
 }

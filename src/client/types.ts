@@ -26,6 +26,13 @@ export interface IpcClientOptions {
   reconnect?: BackoffOptions | false
   /** calls made while disconnected wait here: at most `max` of them (default 100), each at most `timeoutMs` (default 10000) */
   queue?: { max?: number, timeoutMs?: number }
+  /**
+   * after a reconnect, ask for the events of joined rooms and of the user missed meanwhile (those
+   * targets that keep history); `onRecovery` says for each whether that worked (default true)
+   */
+  recover?: boolean
+  /** methods whose every call carries an idempotency key, as if called with `idempotencyKey: true` */
+  idempotentMethods?: string[]
 }
 
 export interface CallOptions {
@@ -35,14 +42,31 @@ export interface CallOptions {
   signal?: AbortSignal
   /** receives the data of each `rpc.progress` frame of this call */
   onProgress?: (data: unknown) => void
+  /**
+   * `true` (a new random key) or a key of your own (1-256 characters, unique per user): the call is
+   * sent again with it when the connection drops before its answer, and the gateway answers it from
+   * its one run (docs/protocol.md §3), so it is answered once and run once
+   */
+  idempotencyKey?: true | string
 }
+
+/** What a reconnect recovered of one target: `recovered: false` means events may have been missed (refetch its state). */
+export interface RecoveryReport {
+  /** `room:<name>` or `user:<id>` */
+  target: string
+  recovered: boolean
+}
+
+export type RecoveryListener = (report: RecoveryReport) => void
 
 export interface EventMeta {
   event: string
   /** `user:<id>`, `room:<name>`, `conn:<id>` or `all` */
   target: string
-  /** the event's stream offset (Redis broker only) */
+  /** the event's position in its target's history (targets that keep history only) */
   offset?: string
+  /** the history's epoch, with `offset` */
+  epoch?: string
 }
 
 export type EventHandler<T = any> = (data: T, meta: EventMeta) => void
@@ -56,6 +80,20 @@ export interface AuthResult {
   node: string
   expiresAt: number | null
   heartbeatMs: number
+  /** the user target's position, when it keeps history */
+  offset?: string
+  epoch?: string
+  /** with `recover`: whether the missed events follow */
+  recovered?: boolean
+}
+
+export interface JoinResult {
+  room: string
+  /** the room's position, when it keeps history */
+  offset?: string
+  epoch?: string
+  /** with `recover`: whether the missed events follow */
+  recovered?: boolean
 }
 
 export type PresenceResult =
