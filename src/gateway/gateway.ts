@@ -2,7 +2,7 @@
 // Fastify stays outside: routes hand it sockets, plugins/gateway.ts ties it to the app's lifecycle.
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
-import type { Broker, OutgoingEvent } from '../broker/types.js'
+import type { Broker, OutgoingEvent, PublishResult } from '../broker/types.js'
 import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
 import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
@@ -60,7 +60,7 @@ export class Gateway {
     this.version = version
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
-    this.hub = new Hub(broker.presence, options, metrics, log)
+    this.hub = new Hub(broker.presence, broker.events, options, metrics, log)
     const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.dispatcher = new Dispatcher({
@@ -130,7 +130,7 @@ export class Gateway {
   }
 
   /** sends an event to `user:<id>`, `room:<name>`, `conn:<id>` or `all`, on every node */
-  async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
+  async publish (event: OutgoingEvent): Promise<PublishResult> {
     if (!validators.publish.Check(event)) throw invalidParams('Invalid event', { errors: validationErrors(validators.publish, event) })
     return await this.broker.events.publish(event)
   }
