@@ -43,7 +43,7 @@ async function measure (nodes: number): Promise<Row> {
     // paced in 10 ms slices: the rate the nodes see is the rate asked for
     while (performance.now() - started < SECONDS * 1000) {
       const due = Math.floor((performance.now() - started) / 1000 * RATE)
-      const batch: Array<Promise<string>> = []
+      const batch: Array<Promise<unknown>> = []
       for (; sent < due; sent++) batch.push(publisher.toRoom('nobody', 'order.updated', DATA))
       await Promise.all(batch)
       await sleep(10)

@@ -21,7 +21,9 @@ export const Limits = {
   presenceTtlMs: Int(100, 'how long presence outlives a crashed node', 30000),
   shutdownTimeoutMs: Int(0, 'how long shutdown waits for in-flight requests', 10000),
   resultTtlMs: Int(1, 'how long the answer of a call with an idempotencyKey is kept for a re-send of it', 60000),
-  drainSpreadMs: Int(0, 'how long shutdown spreads the closing of connections over, so their clients do not reconnect elsewhere all at once; 0 = all at once', 0)
+  drainSpreadMs: Int(0, 'how long shutdown spreads the closing of connections over, so their clients do not reconnect elsewhere all at once; 0 = all at once', 0),
+  historySize: Int(1, 'most events a history target keeps for recovery', 100),
+  historyTtlMs: Int(1000, 'how long a target keeps its history after its last event', 300000)
 }
 
 export const JwtOptions = Type.Object({
@@ -42,6 +44,8 @@ export const OptionsSchema = Type.Object({
   apiKeys: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 16 }))),
   publicRooms: Type.Array(Type.String(), { default: [] }),
   allowAnonymous: Type.Boolean({ default: false }),
+  historyRooms: Type.Array(Type.String({ minLength: 1, pattern: '^[^|\\s]+$' }), { default: [], description: 'room patterns (as publicRooms) whose rooms keep history for recovery' }),
+  historyUsers: Type.Boolean({ default: true, description: 'user:<id> targets keep history for recovery' }),
   nodeId: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' })),
   prefix: Type.String({ default: 'ipc:' }),
   redis: Type.Optional(Type.Unknown()),

@@ -39,7 +39,9 @@ const limitVars: Record<string, keyof typeof Limits> = {
   IPC_PRESENCE_TTL_MS: 'presenceTtlMs',
   IPC_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   IPC_DRAIN_SPREAD_MS: 'drainSpreadMs',
-  IPC_RESULT_TTL_MS: 'resultTtlMs'
+  IPC_RESULT_TTL_MS: 'resultTtlMs',
+  IPC_HISTORY_SIZE: 'historySize',
+  IPC_HISTORY_TTL_MS: 'historyTtlMs'
 }
 
 /** Redis behind Sentinel, instead of REDIS_URL (serve and worker) */
@@ -68,6 +70,8 @@ export const envHelp: Record<string, string> = {
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
   IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
+  IPC_HISTORY_ROOMS: 'comma-separated room patterns whose rooms keep history for recovery (e.g. chat:*)',
+  IPC_HISTORY_USERS: 'false to keep no history for user:<id> targets (default true)',
   IPC_METHODS: 'module whose default export registers methods: (ipc, app) => void',
   IPC_NODE_ID: 'this node\'s id (random by default)',
   IPC_PREFIX: 'Redis key prefix (ipc:)',
@@ -191,6 +195,10 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   }
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
+  const historyRooms = list('IPC_HISTORY_ROOMS')
+  if (historyRooms !== undefined) options.historyRooms = historyRooms
+  const historyUsers = envBool('IPC_HISTORY_USERS', get('IPC_HISTORY_USERS'))
+  if (historyUsers !== undefined) options.historyUsers = historyUsers
   const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))
   if (anon !== undefined) options.allowAnonymous = anon
   const nodeId = get('IPC_NODE_ID')

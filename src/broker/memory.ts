@@ -1,9 +1,11 @@
 // The embedded broker: one node, no Redis. Events loop back to this node; presence lives in maps.
-// It has no workers and is never down, so it serves events, presence and stored answers only (see Broker).
+// It has no workers and is never down, so it serves events (with history per target), presence and
+// the answers of idempotent calls only (see Broker).
 import { randomUUID } from 'node:crypto'
 import { addTo, removeFrom } from '../multimap.js'
+import { DEFAULT_HISTORY, type HistoryConfig, keepsHistory } from './history.js'
 import { MemoryResults } from './memory-results.js'
-import type { Broker, BrokerListener, EventBus, OutgoingEvent, PresenceEntry, PresenceStore } from './types.js'
+import type { Broker, BrokerListener, DeliveredEvent, EventBus, OutgoingEvent, Position, PresenceEntry, PresenceStore, PublishResult, Recovery } from './types.js'
 
 class MemoryPresence implements PresenceStore {
   private readonly users = new Map<string, Set<string>>()
@@ -41,33 +43,97 @@ class MemoryPresence implements PresenceStore {
   }
 }
 
+/** One target's recent events: bounded by the history's size and dropped `ttlMs` after its last event. */
+interface Kept {
+  events: DeliveredEvent[]
+  /** epoch ms of the last event */
+  at: number
+  /** events up to this sequence number may have been dropped */
+  floor: number
+}
+
+const sequenceOf = (offset: string): number => Number(offset.slice(offset.indexOf('-') + 1))
+
 export class MemoryBroker implements Broker, EventBus {
   readonly nodeId: string
   readonly presence = new MemoryPresence()
   readonly events: EventBus = this
   readonly results = new MemoryResults()
   private listener: BrokerListener | null = null
+  /** a new one every run: offsets of an earlier run of the process are never recovered */
+  private readonly epoch = String(Date.now() * 1000 + Math.floor(Math.random() * 1000))
+  private readonly kept = new Map<string, Kept>()
+  private sequence = 0
+  /** the newest event of a history that expired */
+  private forgotten = 0
+  private sweeper: NodeJS.Timeout | null = null
 
-  constructor (nodeId: string = randomUUID()) {
+  constructor (nodeId: string = randomUUID(), private readonly history: HistoryConfig = DEFAULT_HISTORY) {
     this.nodeId = nodeId
   }
 
   async start (listener: BrokerListener): Promise<void> {
     this.listener = listener
+    this.sweeper = setInterval(() => this.sweep(), Math.min(this.history.ttlMs, 60000))
+    this.sweeper.unref()
   }
 
   async close (): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper)
     this.listener = null
     this.results.clear()
   }
 
-  async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
-    this.listener?.event({
+  keepsHistory (target: string): boolean {
+    return keepsHistory(this.history, target)
+  }
+
+  async watch (): Promise<void> {}
+
+  unwatch (): void {}
+
+  async publish (event: OutgoingEvent): Promise<PublishResult> {
+    const ev: DeliveredEvent = {
       target: event.target,
       event: event.event,
       dataJson: JSON.stringify(event.data ?? null),
       exclude: event.exclude
-    })
-    return {}
+    }
+    if (this.keepsHistory(event.target)) {
+      ev.offset = `0-${++this.sequence}`
+      ev.epoch = this.epoch
+      const kept = this.fresh(event.target) ?? { events: [], at: 0, floor: this.sequence - 1 }
+      kept.events.push(ev)
+      if (kept.events.length > this.history.size) kept.floor = sequenceOf(kept.events.shift()!.offset!)
+      kept.at = Date.now()
+      this.kept.set(event.target, kept)
+    }
+    this.listener?.event(ev)
+    return ev.offset === undefined ? {} : { offset: ev.offset, epoch: ev.epoch }
+  }
+
+  async recover (target: string, since?: Position): Promise<Recovery> {
+    const kept = this.fresh(target)
+    const events = kept?.events ?? []
+    const position = { offset: events.at(-1)?.offset ?? `0-${this.sequence}`, epoch: this.epoch }
+    if (since === undefined || since.epoch !== this.epoch) return { position, recovered: false, events: [] }
+    const sequence = sequenceOf(since.offset)
+    // every event of the target after `since` must still be kept
+    if (sequence > this.sequence || sequence < (kept?.floor ?? this.forgotten)) return { position, recovered: false, events: [] }
+    return { position, recovered: true, events: events.filter(ev => sequenceOf(ev.offset!) > sequence) }
+  }
+
+  private fresh (target: string): Kept | undefined {
+    const kept = this.kept.get(target)
+    if (kept !== undefined && Date.now() - kept.at > this.history.ttlMs) {
+      this.kept.delete(target)
+      this.forgotten = Math.max(this.forgotten, sequenceOf(kept.events.at(-1)!.offset!))
+      return undefined
+    }
+    return kept
+  }
+
+  private sweep (): void {
+    for (const target of this.kept.keys()) this.fresh(target)
   }
 }

@@ -57,14 +57,14 @@ export function connect (option: unknown, name: string, cluster = false): Link {
 }
 
 /** A connection of its own for one blocking loop, with the command connection's address and auth. */
-export function duplicate (client: RedisClient, name: string): RedisClient {
-  const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name }
+export function duplicate (client: RedisClient, name: string, extra: Partial<RedisOptions> = {}, clusterExtra: Partial<ClusterOptions> = {}): RedisClient {
+  const own: RedisOptions = { ...failFast, enableAutoPipelining: false, lazyConnect: false, connectionName: name, ...extra }
   if (client.isCluster) {
     // ioredis replaces `redisOptions` as a whole: the nodes' credentials and TLS are carried over.
     // Auto-pipelining is a Cluster's own option too: left on, queued blocking reads would be one
     // pipeline, answered only when its last read is.
     const cluster = client as Cluster
-    return cluster.duplicate([], { ...clusterQueue, enableAutoPipelining: false, clusterRetryStrategy: retryStrategy, redisOptions: { ...cluster.options.redisOptions, ...own, ...clusterQueue } } satisfies ClusterOptions)
+    return cluster.duplicate([], { ...clusterQueue, ...clusterExtra, enableAutoPipelining: false, clusterRetryStrategy: retryStrategy, redisOptions: { ...cluster.options.redisOptions, ...own, ...clusterQueue } } satisfies ClusterOptions)
   }
   return (client as Redis).duplicate(own)
 }

@@ -8,14 +8,16 @@ import { ErrorCode, RpcError } from '../protocol/errors.js'
 import type { MethodSpec } from '../protocol/frames.js'
 import { type Keys, keys } from './keys.js'
 import { Catalog } from './redis-catalog.js'
-import { EventStream } from './redis-events.js'
+import type { HistoryConfig } from './history.js'
+import { RedisEvents } from './redis-events.js'
+import { ChannelSubscriber, clusterSubscriberOptions, subscriberOptions } from './redis-pubsub.js'
 import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RedisResults } from './redis-results.js'
 import { RpcClient } from './redis-rpc.js'
-import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, RemoteCall, RpcTransport } from './types.js'
+import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, Position, PublishResult, Recovery, RemoteCall, RpcTransport } from './types.js'
 
 export interface RedisBrokerOptions {
   /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
@@ -25,6 +27,8 @@ export interface RedisBrokerOptions {
   nodeId: string
   prefix: string
   presenceTtlMs: number
+  /** which targets keep history, how much and how long */
+  history: HistoryConfig
   log: FastifyBaseLogger
   /** the app's Prometheus registry */
   registry: Registry
@@ -54,7 +58,9 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   /** the blocking connections, made in start() */
   private readonly own: RedisClient[] = []
   private rpcClient: RpcClient | null = null
-  private stream: EventStream | null = null
+  private readonly prefix: string
+  private readonly history: HistoryConfig
+  private stream: RedisEvents | null = null
   private listener: BrokerListener | null = null
   private loops: Array<Promise<void>> = []
   private probe: NodeJS.Timeout | null = null
@@ -72,6 +78,8 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     this.nodeId = options.nodeId
     this.log = options.log
     this.keys = keys(options.prefix)
+    this.prefix = options.prefix
+    this.history = options.history
     this.link = connect(options.redis, `fastify-ipc:${options.nodeId}`, options.cluster)
     const redis = this.link.client
     redis.on('error', this.onError)
@@ -89,16 +97,23 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     this.listener = listener
     const redis = this.link.client
     const replies = this.duplicate('replies')
-    const reader = this.duplicate('events')
+    const reader = this.duplicate('events', true)
     const sub = this.duplicate('catalog')
     const rpc = this.rpcClient = new RpcClient(redis, replies, this.keys, this.nodeId, {
       waited: s => this.metrics.replyWait.observe(s),
       dropped: () => this.metrics.repliesDropped.inc()
     })
-    const events = this.stream = new EventStream(redis, reader, this.keys.events,
-      ev => this.listener?.event(ev),
-      n => this.metrics.eventsRead.inc(n),
-      id => this.log.warn({ offset: id }, 'skipping a malformed entry of the events stream'))
+    let events!: RedisEvents
+    const channels = new ChannelSubscriber(reader, (channel, message) => events.message(channel, message),
+      () => events.resubscribed(), err => this.log.warn({ err }, 'subscribing to event channels failed'))
+    events = this.stream = new RedisEvents(redis, channels, this.prefix, this.history, {
+      deliver: ev => this.listener?.event(ev),
+      received: () => this.metrics.eventsRead.inc(),
+      invalid: channel => this.log.warn({ channel }, 'skipping a malformed event message'),
+      lost: target => this.log.warn({ target }, 'history lost events of this target while the node was cut off from Redis (failover or flush): they are not replayed')
+    })
+    // every node wants `all` for as long as it runs
+    const everyone = events.watch('all')
     // Subscribed again on every (re)connect; catalog messages missed meanwhile are made up by a full reload.
     let subscribed: Promise<void> = Promise.resolve()
     sub.on('message', (_channel: string, service: string) => { void this.reload(service) })
@@ -113,7 +128,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     await subscribed
     this.up = redis.status === 'ready'
     if (this.up) {
-      await events.begin().catch(() => undefined)
+      await withTimeout(everyone, START_WAIT_MS, noAnswer).catch(() => undefined)
       await this.resync()
       this.log.info('Redis reachable')
     } else {
@@ -125,8 +140,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
 
     const stopped = (): boolean => this.closed
     this.loops = [
-      loop(replies, stopped, async () => await rpc.read(), err => this.log.warn({ err }, 'reading replies failed')),
-      loop(reader, stopped, async () => await events.read(), err => this.log.warn({ err }, 'reading events failed'))
+      loop(replies, stopped, async () => await rpc.read(), err => this.log.warn({ err }, 'reading replies failed'))
     ]
     this.presence.start()
     this.probe = setInterval(() => { void this.check() }, PROBE_MS)
@@ -154,11 +168,34 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     return this.up
   }
 
-  async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
+  async publish (event: OutgoingEvent): Promise<PublishResult> {
     if (!this.up || this.stream === null) throw unavailable('Redis is unreachable')
     try {
-      return { offset: await this.stream.publish(event) }
-    } catch {
+      return await this.stream.publish(event)
+    } catch (err) {
+      if (this.up) this.log.warn({ err }, 'publishing an event failed')
+      throw unavailable('Redis is unreachable')
+    }
+  }
+
+  keepsHistory (target: string): boolean {
+    return this.stream?.keepsHistory(target) ?? false
+  }
+
+  async watch (target: string): Promise<void> {
+    await this.stream?.watch(target)
+  }
+
+  unwatch (target: string): void {
+    this.stream?.unwatch(target)
+  }
+
+  async recover (target: string, since?: Position): Promise<Recovery> {
+    if (!this.up || this.stream === null) throw unavailable('Redis is unreachable')
+    try {
+      return await this.stream.recover(target, since)
+    } catch (err) {
+      if (this.up) this.log.warn({ err }, 'reading history failed')
       throw unavailable('Redis is unreachable')
     }
   }
@@ -178,8 +215,10 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     revive(conn, () => this.closed, message => this.log.warn(`Redis (${name}): ${message}`))
   }
 
-  private duplicate (name: string): RedisClient {
-    const conn = duplicate(this.link.client, `fastify-ipc:${this.nodeId}:${name}`)
+  private duplicate (name: string, subscriber = false): RedisClient {
+    const conn = subscriber
+      ? duplicate(this.link.client, `fastify-ipc:${this.nodeId}:${name}`, subscriberOptions, clusterSubscriberOptions)
+      : duplicate(this.link.client, `fastify-ipc:${this.nodeId}:${name}`)
     conn.on('error', this.onError)
     this.revive(conn, name)
     this.own.push(conn)
@@ -229,6 +268,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   private async resync (): Promise<void> {
     this.stale = false
     try {
+      await this.stream?.announce()
       await this.workers.loadAll()
       this.listener?.catalog()
       this.catalogFailing = false

@@ -1,6 +1,9 @@
 // The Broker: what the gateway needs from the world outside its process, one interface per concern.
 // memory.ts serves one node; redis.ts serves many nodes and remote workers.
 import type { Caller, MethodSpec } from '../protocol/frames.js'
+import type { Position } from './history.js'
+
+export type { Position }
 
 export interface OutgoingEvent {
   target: string
@@ -16,7 +19,23 @@ export interface DeliveredEvent {
   event: string
   dataJson: string
   exclude?: string
+  /** for a target that keeps history: the event's place in it, and the history's epoch */
   offset?: string
+  epoch?: string
+}
+
+/** What a publish answers: the event's place in its target's history, when the target keeps one. */
+export interface PublishResult {
+  offset?: string
+  epoch?: string
+}
+
+/** A history target's position and, when asked to recover from one, what followed it. */
+export interface Recovery {
+  position: Position
+  /** given `since`: true when `events` holds every event after it, in order; false when history lost some */
+  recovered: boolean
+  events: DeliveredEvent[]
 }
 
 export interface RemoteCall {
@@ -60,9 +79,20 @@ export interface RpcTransport {
   call (call: RemoteCall, onProgress: (data: unknown) => void): Promise<unknown>
 }
 
-/** Events: what one node publishes reaches the listener of every node. */
+/**
+ * Events: what one node publishes reaches the listener of every node that watches its target
+ * (docs/protocol.md §4, §9). The hub watches a target while one of its connections is a member.
+ */
 export interface EventBus {
-  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  publish (event: OutgoingEvent): Promise<PublishResult>
+  /** whether events of `target` carry an offset and can be recovered */
+  keepsHistory (target: string): boolean
+  /** this node wants the events of `target`; resolves once they flow to it */
+  watch (target: string): Promise<void>
+  /** this node no longer has a member of `target` */
+  unwatch (target: string): void
+  /** a history target's position and, with `since`, the events after it (rejects when unreachable) */
+  recover (target: string, since?: Position): Promise<Recovery>
 }
 
 /** The methods remote workers serve, as they published them. */

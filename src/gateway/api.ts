@@ -1,5 +1,5 @@
 // `app.ipc`: what a host app uses, and all it sees of the gateway.
-import type { OutgoingEvent } from '../broker/types.js'
+import type { OutgoingEvent, PublishResult } from '../broker/types.js'
 import type { MethodOptions } from '../protocol/methods.js'
 import type { EventSpec, Handler } from './registry.js'
 
@@ -11,7 +11,7 @@ export interface IpcApi {
   /** declares an event and its payload schema, for rpc.discover and generated clients */
   event (name: string, spec?: EventSpec): void
   /** sends an event to `user:<id>`, `room:<name>`, `conn:<id>` or `all`, on every node */
-  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  publish (event: OutgoingEvent): Promise<PublishResult>
   /** the OpenRPC document of every method, local and remote, with events under x-events */
   openrpc (): Record<string, unknown>
 }

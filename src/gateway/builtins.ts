@@ -1,11 +1,12 @@
 // The reserved `rpc.*` methods of docs/protocol.md §5.
-import type { Broker } from '../broker/types.js'
+import type { Broker, Position } from '../broker/types.js'
 import type { CanJoin, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
 import { namedParams } from '../protocol/params.js'
 import { type Authenticator, matchesRoom } from './auth.js'
 import type { Connection } from './connection.js'
+import { Followed } from './follow.js'
 import type { Hub } from './hub.js'
 import type { Registry } from './registry.js'
 
@@ -22,8 +23,8 @@ type Params = Record<string, unknown>
 
 /** The reserved methods of docs/protocol.md §5, each with its params' by-position order. */
 const BUILTIN_PARAMS: ReadonlyMap<string, readonly string[]> = new Map([
-  ['rpc.ping', []], ['rpc.auth', ['token']], ['rpc.discover', []],
-  ['rpc.join', ['room']], ['rpc.leave', ['room']], ['rpc.presence', ['room']]
+  ['rpc.ping', []], ['rpc.auth', ['token', 'recover']], ['rpc.discover', []],
+  ['rpc.join', ['room', 'recover']], ['rpc.leave', ['room']], ['rpc.presence', ['room']]
 ])
 
 /** the reserved methods' names (metric labels are limited to these) */
@@ -44,7 +45,7 @@ export class Builtins {
     }
     if (conn.identity === null) throw unauthenticated('Authenticate first (rpc.auth)')
     switch (method) {
-      case 'rpc.join': return this.join(conn, check(validators.room, params).room)
+      case 'rpc.join': return this.join(conn, check(validators.join, params))
       case 'rpc.leave': return this.leave(conn, check(validators.room, params).room)
       case 'rpc.presence': return this.presence(conn, check(validators.presence, params))
     }
@@ -52,22 +53,31 @@ export class Builtins {
   }
 
   private auth (conn: Connection, params: Params): unknown {
-    const { token } = check(validators.auth, params)
+    const { token, recover } = check(validators.auth, params)
     const identity = this.deps.auth.authenticate(token)
     if (conn.identity !== null && conn.identity.userId !== identity.userId) {
       throw permissionDenied('A refreshed token must be for the same user')
     }
-    if (!this.deps.hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
-    return {
+    const result = {
       connectionId: conn.id,
       userId: identity.userId,
       node: this.deps.broker.nodeId,
       expiresAt: identity.expiresAt,
       heartbeatMs: this.deps.options.heartbeatMs
     }
+    const hub = this.deps.hub
+    const target = `user:${identity.userId}`
+    if (!this.deps.broker.events.keepsHistory(target)) {
+      if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+      return recover === undefined ? result : { ...result, recovered: false }
+    }
+    return this.positioned(conn, target, recover, result, async () => {
+      if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+      await conn.watching
+    })
   }
 
-  private async join (conn: Connection, room: string): Promise<unknown> {
+  private async join (conn: Connection, { room, recover }: { room: string, recover?: Position }): Promise<unknown> {
     const { options, hub } = this.deps
     const identity = conn.identity!
     if (!conn.rooms.has(room)) {
@@ -77,9 +87,23 @@ export class Builtins {
       const allowed = matchesRoom(identity.rooms, room) || matchesRoom(options.publicRooms, room) ||
         (options.canJoin !== undefined && await options.canJoin(identity, room) === true)
       if (!allowed) throw permissionDenied(`Not allowed to join room "${room}"`)
-      await hub.join(conn, room)
     }
-    return { room }
+    const target = `room:${room}`
+    if (!this.deps.broker.events.keepsHistory(target)) {
+      await hub.join(conn, room)
+      return recover === undefined ? { room } : { room, recovered: false }
+    }
+    return await this.positioned(conn, target, recover, { room }, async () => await hub.join(conn, room))
+  }
+
+  /**
+   * A join or auth of a history target: answers with the target's position (and whether the
+   * recovery worked); the recovered events, then live ones held meanwhile, follow the answer.
+   */
+  private async positioned (conn: Connection, target: string, recover: Position | undefined, result: object, attach: () => Promise<void>): Promise<Followed> {
+    const { recovery, after } = await this.deps.hub.position(conn, target, recover, attach)
+    const answer = recovery === null ? result : { ...result, ...recovery.position }
+    return new Followed(recover === undefined ? answer : { ...answer, recovered: recovery?.recovered ?? false }, after)
   }
 
   private async leave (conn: Connection, room: string): Promise<unknown> {

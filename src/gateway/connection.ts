@@ -2,10 +2,13 @@
 // It owns its timers and clears them all when it closes (like mercurius' subscription-connection).
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from 'ws'
+import { compareOffsets } from '../broker/history.js'
+import type { DeliveredEvent, Position } from '../broker/types.js'
 import type { Identity, ResolvedOptions } from '../config.js'
 import { CloseCode } from '../protocol/errors.js'
 import type { RequestId } from '../protocol/frames.js'
 import type { Metrics } from './metrics.js'
+import { eventFrame } from './frames.js'
 import { holdForTurn } from './socket-writes.js'
 
 type Limits = Pick<ResolvedOptions, 'rateLimit' | 'maxBufferedBytes' | 'authTimeoutMs'>
@@ -33,6 +36,14 @@ export class Connection {
   leaving = false
   /** missed heartbeats */
   missed = 0
+  /** resolves once this node receives the events of the connection's user and of itself */
+  watching: Promise<void> = Promise.resolve()
+  /** history targets being recovered: their live events wait here until the answer and history went out */
+  private held: Map<string, DeliveredEvent[]> | null = null
+  /** per history target, the newest offset sent: an event at or before it is not sent again */
+  private floors: Map<string, Position> | null = null
+  /** what must follow an answer still to be written, by the answer's frame */
+  private follows: Map<string, () => void> | null = null
   private tokens: number
   private refilledAt = Date.now()
   private authTimer: NodeJS.Timeout | null = null
@@ -87,6 +98,66 @@ export class Connection {
     if (!this.writable()) return false
     this.socket.send(utf8, { binary: false })
     return true
+  }
+
+  /**
+   * Whether a live event of a history target goes out now: not while its target is recovered (it
+   * is held for later), nor when it was sent already (docs/protocol.md §11).
+   */
+  accepts (ev: DeliveredEvent): boolean {
+    const held = this.held?.get(ev.target)
+    if (held !== undefined) {
+      held.push(ev)
+      return false
+    }
+    const floor = this.floors?.get(ev.target)
+    return floor === undefined || floor.epoch !== ev.epoch || compareOffsets(ev.offset!, floor.offset) > 0
+  }
+
+  /** From now on, live events of `target` are held (see accepts). */
+  hold (target: string): void {
+    (this.held ??= new Map()).set(target, [])
+  }
+
+  /**
+   * Sends the recovered events, then the held live ones after them, each once and in order; from
+   * then on live events go out again, those up to the last sent excepted.
+   */
+  release (target: string, from: Position, recovered: readonly DeliveredEvent[]): void {
+    const held = this.held?.get(target) ?? []
+    this.held?.delete(target)
+    let floor = from
+    for (const ev of recovered) if (this.sendEvent(ev)) floor = { offset: ev.offset!, epoch: ev.epoch! }
+    for (const ev of held) {
+      if (ev.epoch === floor.epoch && compareOffsets(ev.offset!, floor.offset) <= 0) continue
+      if (this.sendEvent(ev)) floor = { offset: ev.offset!, epoch: ev.epoch! }
+    }
+    (this.floors ??= new Map()).set(target, floor)
+  }
+
+  /** The target is left: nothing is held or remembered for it any more. */
+  forget (target: string): void {
+    this.held?.delete(target)
+    this.floors?.delete(target)
+  }
+
+  private sendEvent (ev: DeliveredEvent): boolean {
+    if (ev.exclude === this.id) return true
+    return this.send(eventFrame(ev))
+  }
+
+  /** `then` runs once `frame` (an answer) was written: see answered. */
+  follow (frame: string, then: () => void): void {
+    (this.follows ??= new Map()).set(frame, then)
+  }
+
+  /** An answer was written: what had to follow it goes now. */
+  answered (frame: string): void {
+    if (this.follows === null) return
+    const then = this.follows.get(frame)
+    if (then === undefined) return
+    this.follows.delete(frame)
+    then()
   }
 
   private writable (): boolean {

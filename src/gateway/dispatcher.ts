@@ -10,6 +10,7 @@ import { isThenable } from '../protocol/methods.js'
 import { namedParams } from '../protocol/params.js'
 import { withTimeout } from '../timeout.js'
 import { BUILTINS, type Builtins } from './builtins.js'
+import { Followed } from './follow.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
@@ -62,7 +63,13 @@ export class Dispatcher {
       return
     }
     if (Array.isArray(msg)) this.batch(conn, msg)
-    else this.one(conn, msg).then(out => { if (out !== undefined) conn.send(out) }, err => this.fail(conn, err))
+    else {
+      this.one(conn, msg).then(out => {
+        if (out === undefined) return
+        conn.send(out)
+        conn.answered(out)
+      }, err => this.fail(conn, err))
+    }
   }
 
   private batch (conn: Connection, list: unknown[]): void {
@@ -75,6 +82,7 @@ export class Dispatcher {
     Promise.all(list.map(m => this.one(conn, m))).then(outs => {
       const parts = outs.filter((o): o is string => o !== undefined)
       if (parts.length > 0) conn.send('[' + parts.join(',') + ']')
+      for (const part of parts) conn.answered(part)
     }, err => this.fail(conn, err))
   }
 
@@ -97,6 +105,7 @@ export class Dispatcher {
       label = method?.name ?? (BUILTINS.has(req.method) ? req.method : 'unknown')
       const result = await this.call(conn, req, method)
       this.observe(label, 'ok', (performance.now() - started) / 1000)
+      if (result instanceof Followed) return followed(conn, id, result)
       return id === undefined ? undefined : resultFrame(id, result)
     } catch (err) {
       const error = this.toRpcError(err, req.method)
@@ -211,3 +220,14 @@ export class Dispatcher {
 }
 
 const deadlineExceeded = (ms: number): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, `Deadline exceeded: no answer within ${ms} ms`)
+
+/** A result with frames that must follow its answer: they go once the answer is written (or at once, for a notification). */
+function followed (conn: Connection, id: RequestId | undefined, { result, after }: Followed): string | undefined {
+  if (id === undefined) {
+    after()
+    return undefined
+  }
+  const frame = resultFrame(id, result)
+  conn.follow(frame, after)
+  return frame
+}

@@ -16,7 +16,7 @@ export const progressFrame = (id: RequestId, data: unknown): string =>
 export const eventFrame = (ev: DeliveredEvent): string =>
   '{"jsonrpc":"2.0","method":"rpc.event","params":{"event":' + JSON.stringify(ev.event) +
   ',"data":' + ev.dataJson + ',"target":' + JSON.stringify(ev.target) +
-  (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset)) + '}}'
+  (ev.offset === undefined ? '' : ',"offset":' + JSON.stringify(ev.offset) + ',"epoch":' + JSON.stringify(ev.epoch)) + '}}'
 
 /** The id of something that failed validation, if it has a usable one. */
 export function idOf (msg: unknown): RequestId | null {

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { MemoryResults } from '../broker/memory-results.js'
-import type { Broker, OutgoingEvent } from '../broker/types.js'
+import type { Broker, OutgoingEvent, PublishResult } from '../broker/types.js'
 import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
 import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
@@ -62,7 +62,7 @@ export class Gateway {
     this.version = version
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
-    this.hub = new Hub(broker.presence, options, metrics, log)
+    this.hub = new Hub(broker.presence, broker.events, options, metrics, log)
     const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.dispatcher = new Dispatcher({
@@ -133,7 +133,7 @@ export class Gateway {
   }
 
   /** sends an event to `user:<id>`, `room:<name>`, `conn:<id>` or `all`, on every node */
-  async publish (event: OutgoingEvent): Promise<{ offset?: string }> {
+  async publish (event: OutgoingEvent): Promise<PublishResult> {
     if (!validators.publish.Check(event)) throw invalidParams('Invalid event', { errors: validationErrors(validators.publish, event) })
     return await this.broker.events.publish(event)
   }

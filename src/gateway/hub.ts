@@ -1,7 +1,7 @@
 // This node's connections: indexes by user, room and IP, event fan-out, presence bookkeeping, heartbeats.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import type { DeliveredEvent, PresenceStore } from '../broker/types.js'
+import type { DeliveredEvent, EventBus, PresenceStore, Position, Recovery } from '../broker/types.js'
 import type { Identity, ResolvedOptions } from '../config.js'
 import { addTo, removeFrom } from '../multimap.js'
 import { CloseCode } from '../protocol/errors.js'
@@ -24,6 +24,7 @@ export class Hub {
 
   constructor (
     private readonly presence: PresenceStore,
+    private readonly events: EventBus,
     private readonly limits: Limits,
     private readonly metrics: Metrics,
     private readonly log: FastifyBaseLogger
@@ -70,6 +71,7 @@ export class Hub {
     conn.authenticate(identity)
     if (first && conn.state === 'authenticated') {
       addTo(this.users, identity.userId, conn)
+      conn.watching = Promise.all([this.watch(`user:${identity.userId}`), this.watch(`conn:${conn.id}`)]).then(() => undefined)
       this.background(this.presence.connect(entry(conn)))
     }
     return conn.state === 'authenticated'
@@ -80,24 +82,58 @@ export class Hub {
     const n = (this.ips.get(conn.ip) ?? 1) - 1
     if (n === 0) this.ips.delete(conn.ip)
     else this.ips.set(conn.ip, n)
-    for (const room of conn.rooms) removeFrom(this.rooms, room, conn)
+    for (const room of conn.rooms) {
+      removeFrom(this.rooms, room, conn)
+      this.events.unwatch(`room:${room}`)
+    }
     if (conn.identity !== null) {
       removeFrom(this.users, conn.identity.userId, conn)
+      this.events.unwatch(`user:${conn.identity.userId}`)
+      this.events.unwatch(`conn:${conn.id}`)
       this.background(this.presence.disconnect(entry(conn), conn.rooms))
     }
   }
 
+  /** Adds the connection to the room; resolves once this node receives the room's events. */
   async join (conn: Connection, room: string): Promise<void> {
     if (conn.rooms.has(room)) return
     conn.rooms.add(room)
     addTo(this.rooms, room, conn)
-    await this.presence.join(entry(conn), room)
+    await Promise.all([this.watch(`room:${room}`), this.presence.join(entry(conn), room)])
   }
 
   async leave (conn: Connection, room: string): Promise<void> {
     if (!conn.rooms.delete(room)) return
     removeFrom(this.rooms, room, conn)
+    conn.forget(`room:${room}`)
+    this.events.unwatch(`room:${room}`)
     await this.presence.leave(entry(conn), room)
+  }
+
+  /**
+   * Positions a connection in a history target, after `attach` made it a member (docs/protocol.md
+   * §5): its live events are held meanwhile; the target's position, and with `since` what followed
+   * it, are read; `after` (run once the answer is written) sends the recovered events and the held
+   * ones after them, none twice.
+   */
+  async position (conn: Connection, target: string, since: Position | undefined, attach: () => Promise<void>): Promise<{ recovery: Recovery | null, after: () => void }> {
+    const nowhere = { offset: '0-0', epoch: '' }
+    conn.hold(target)
+    try {
+      await attach()
+    } catch (err) {
+      conn.release(target, nowhere, [])
+      throw err
+    }
+    let recovery: Recovery | null = null
+    try {
+      recovery = await this.events.recover(target, since)
+    } catch (err) {
+      // Redis unreachable: the connection goes on without a position, as one of a target without history
+      this.log.debug({ err, target }, 'reading history failed')
+    }
+    if (since !== undefined) this.metrics.recoveries.inc({ recovered: String(recovery?.recovered ?? false) })
+    return { recovery, after: () => conn.release(target, recovery?.position ?? nowhere, recovery?.events ?? []) }
   }
 
   /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
@@ -116,8 +152,9 @@ export class Hub {
     if (targets === undefined) return
     const utf8 = Buffer.from(eventFrame(ev))
     let n = 0
+    const history = ev.offset !== undefined
     for (const conn of targets) {
-      if (conn.state === 'authenticated' && conn.id !== ev.exclude && conn.sendShared(utf8)) n++
+      if (conn.state === 'authenticated' && conn.id !== ev.exclude && (!history || conn.accepts(ev)) && conn.sendShared(utf8)) n++
     }
     if (n > 0) {
       this.metrics.eventsDelivered.inc(n)
@@ -161,6 +198,10 @@ export class Hub {
       conn.missed++
       conn.socket.ping()
     }
+  }
+
+  private async watch (target: string): Promise<void> {
+    await this.events.watch(target).catch((err: unknown) => this.log.debug({ err, target }, 'subscribing failed'))
   }
 
   private background (p: Promise<void>): void {

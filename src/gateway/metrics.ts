@@ -18,6 +18,7 @@ export class Metrics {
 
   readonly rpcErrors = new Counter({ name: 'ipc_rpc_errors_total', help: 'RPC errors by code', labelNames: ['code'] as const, registers: [this.registry] })
   readonly eventsDelivered = new Counter({ name: 'ipc_events_delivered_total', help: 'events written to sockets', registers: [this.registry] })
+  readonly recoveries = new Counter({ name: 'ipc_recoveries_total', help: 'rpc.join and rpc.auth asked to recover, by outcome', labelNames: ['recovered'], registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'ipc_slow_consumer_closes_total', help: 'connections closed with 4008 because they did not read', registers: [this.registry] })
   readonly brokerUp = new Gauge({ name: 'ipc_broker_up', help: '1 while the broker (Redis) is reachable', registers: [this.registry] })
 

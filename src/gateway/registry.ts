@@ -5,7 +5,7 @@ import type { Identity } from '../config.js'
 import type { Access, Caller, MethodSpec, Validator } from '../protocol/frames.js'
 import { type MethodOptions, methodSpec } from '../protocol/methods.js'
 import { paramNames } from '../protocol/params.js'
-import type { OutgoingEvent } from '../broker/types.js'
+import type { OutgoingEvent, PublishResult } from '../broker/types.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { DuplicateMethodError, InvalidMethodError } from '../errors.js'
 
@@ -16,7 +16,7 @@ export interface MethodContext {
   /** sends an `rpc.progress` frame to the caller */
   progress (data: unknown): void
   /** publishes an event, like `app.ipc.publish` */
-  publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  publish (event: OutgoingEvent): Promise<PublishResult>
   log: FastifyBaseLogger
   /** the request's idempotencyKey, when it has one: this run's answer is kept for its re-sends (docs/protocol.md §3) */
   idempotencyKey?: string

@@ -39,8 +39,14 @@ export type PublishBody = Static<typeof PublishBody>
 
 export const RoomName = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^*|\\s]+$' })
 
-export const AuthParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 16384 }) })
+/** A position in a target's history to recover from (docs/protocol.md §5): what the last event carried. */
+export const RecoverFrom = Type.Object({
+  offset: Type.String({ pattern: '^\\d{1,20}-\\d{1,20}$' }),
+  epoch: Type.String({ minLength: 1, maxLength: 64 })
+})
+export const AuthParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 16384 }), recover: Type.Optional(RecoverFrom) })
 export const RoomParams = Type.Object({ room: RoomName })
+export const JoinParams = Type.Object({ room: RoomName, recover: Type.Optional(RecoverFrom) })
 export const PresenceParams = Type.Union([
   Type.Object({ room: RoomName }),
   Type.Object({ users: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000 }) })
@@ -83,6 +89,7 @@ export const validators = {
   publish: Compile(PublishBody),
   auth: Compile(AuthParams),
   room: Compile(RoomParams),
+  join: Compile(JoinParams),
   presence: Compile(PresenceParams),
   methodSpec: Compile(MethodSpec),
   reply: Compile(Reply)

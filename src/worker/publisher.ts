@@ -1,8 +1,17 @@
-// Publishes events on the `ipc:events` stream, which every gateway node reads (docs/protocol.md §9).
-import { EVENTS_MAXLEN, keys } from '../broker/keys.js'
-import type { OutgoingEvent } from '../broker/types.js'
+// Publishes events as docs/protocol.md §9 (Events) says: SPUBLISH on the target's channel, or, for a
+// target that keeps history, the script that adds it to the target's history and publishes it in
+// one command turn. Which targets keep history is what the gateways wrote to Redis, read again
+// every few seconds.
+import type { Redis } from 'ioredis'
+import {
+  CONFIG_REFRESH_MS, type HistoryConfig, channelOf, configKey, encodeMessage, historyKeys, keepsHistory, parseConfig
+} from '../broker/history.js'
+import { defineScripts } from '../broker/redis-events.js'
+import type { OutgoingEvent, PublishResult } from '../broker/types.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { close, connect, type RedisInput, type WorkerRedis } from './redis.js'
+
+export type { PublishResult }
 
 export interface PublisherOptions {
   redis: RedisInput
@@ -19,48 +28,78 @@ export interface PublishOptions {
   exclude?: string
 }
 
+interface Scripted {
+  ipcHistoryPublish (stream: string, epoch: string, channel: string, size: number, ttlMs: number, event: string, data: string, exclude: string): Promise<[string, string]>
+}
+
 export class Publisher {
-  private readonly redis: WorkerRedis
+  private readonly redis: WorkerRedis & Scripted
   private readonly owned: boolean
-  private readonly stream: string
+  private readonly prefix: string
+  private config: Promise<HistoryConfig> | null = null
+  private readAt = 0
 
   constructor (options: PublisherOptions) {
     const { client, owned } = connect(options.redis, options.logger ?? consoleLogger, 'publisher', options.cluster)
-    this.redis = client
+    defineScripts(client)
+    this.redis = client as WorkerRedis & Scripted
     this.owned = owned
-    this.stream = keys(options.prefix).events
+    this.prefix = options.prefix ?? 'ipc:'
   }
 
-  /** Every connection of a user, on every node. Resolves with the event's stream id. */
-  async toUser (userId: string, event: string, data?: unknown, options?: PublishOptions): Promise<string> {
+  /** Every connection of a user, on every node. Resolves with the event's offset and epoch when the target keeps history. */
+  async toUser (userId: string, event: string, data?: unknown, options?: PublishOptions): Promise<PublishResult> {
     return await this.publish({ target: `user:${userId}`, event, data, exclude: options?.exclude })
   }
 
   /** Every member of a room. */
-  async toRoom (room: string, event: string, data?: unknown, options?: PublishOptions): Promise<string> {
+  async toRoom (room: string, event: string, data?: unknown, options?: PublishOptions): Promise<PublishResult> {
     return await this.publish({ target: `room:${room}`, event, data, exclude: options?.exclude })
   }
 
   /** One connection. */
-  async toConnection (connectionId: string, event: string, data?: unknown): Promise<string> {
+  async toConnection (connectionId: string, event: string, data?: unknown): Promise<PublishResult> {
     return await this.publish({ target: `conn:${connectionId}`, event, data })
   }
 
   /** Every connection of every node. */
-  async broadcast (event: string, data?: unknown, options?: PublishOptions): Promise<string> {
+  async broadcast (event: string, data?: unknown, options?: PublishOptions): Promise<PublishResult> {
     return await this.publish({ target: 'all', event, data, exclude: options?.exclude })
   }
 
   /** Any target: `user:<id>`, `room:<name>`, `conn:<id>` or `all`. */
-  async publish ({ target, event, data, exclude }: OutgoingEvent): Promise<string> {
-    const fields = ['target', target, 'event', event, 'data', JSON.stringify(data ?? null)]
-    if (exclude !== undefined) fields.push('exclude', exclude)
-    const id = await this.redis.xadd(this.stream, 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...fields)
-    return id as string
+  async publish ({ target, event, data, exclude }: OutgoingEvent): Promise<PublishResult> {
+    const json = JSON.stringify(data ?? null)
+    const channel = channelOf(this.prefix, target)
+    const config = await this.history()
+    if (!keepsHistory(config, target)) {
+      await (this.redis as Redis).spublish(channel, encodeMessage(exclude === undefined ? { event } : { event, exclude }, json))
+      return {}
+    }
+    const [stream, epochKey] = historyKeys(this.prefix, target)
+    const [offset, epoch] = await this.redis.ipcHistoryPublish(stream, epochKey, channel, config.size, config.ttlMs, event, json, exclude ?? '')
+    return { offset, epoch }
   }
 
   /** Closes the connection if the Publisher made it. */
   async close (): Promise<void> {
     if (this.owned) await close(this.redis)
+  }
+
+  // The gateways' HistoryConfig, read again once it is CONFIG_REFRESH_MS old (one read for the
+  // publishes of that moment); the defaults while no gateway has written one.
+  private async history (): Promise<HistoryConfig> {
+    const now = Date.now()
+    if (this.config === null || now - this.readAt > CONFIG_REFRESH_MS) {
+      this.readAt = now
+      const previous = this.config
+      this.config = this.redis.get(configKey(this.prefix)).then(parseConfig, async err => {
+        this.config = previous
+        this.readAt = 0
+        if (previous === null) throw err
+        return await previous
+      })
+    }
+    return await this.config
   }
 }

@@ -58,5 +58,5 @@ test('onRecovery: after a reconnect each joined room and the user is reported; w
   proxy.cut(100)
   await reach(client, 'reconnecting')
   await reach(client, 'open')
-  assert.deepEqual(reports.sort((a, b) => a.target.localeCompare(b.target)), [{ target: 'room:r:1', recovered: false }, { target: 'user:u1', recovered: false }])
+  assert.deepEqual((reports as RecoveryReport[]).sort((a, b) => a.target.localeCompare(b.target)), [{ target: 'room:r:1', recovered: false }, { target: 'user:u1', recovered: false }])
 })

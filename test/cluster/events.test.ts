@@ -1,6 +1,7 @@
 // Events across gateway processes: whoever publishes (a Publisher in this process, a worker's
 // handler through ctx.publish, POST /api/publish on node A), every target gets them on whichever
-// node its connections are, and nobody else does.
+// node its connections are, in order per target, and nobody else does. User targets keep history
+// by default, so their events carry an offset and an epoch; the others carry neither.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Publisher } from '../../src/worker/index.js'
@@ -39,43 +40,57 @@ test('user, room, connection and everyone: reached across nodes from every kind 
     conn: { target: `conn:${clients.connOnB.connectionId}`, to: ['connOnB'] },
     all: { target: 'all', to: Object.keys(clients) }
   }
-  const publishers: Record<string, (target: string, event: string, data: unknown) => Promise<string>> = {
+  type Position = { offset?: string, epoch?: string }
+  const publishers: Record<string, (target: string, event: string, data: unknown) => Promise<Position>> = {
     publisher: async (target, event, data) => await publisher.publish({ target, event, data }),
     handler: async (target, event, data) => {
       const res = await caller.call('news.notify', { target, event, data })
       assert.equal(res.error, undefined, JSON.stringify(res.error))
-      return res.result.offset
+      return res.result
     },
     http: async (target, event, data) => {
       const res = await publishHttp(a, { target, event, data })
       assert.equal(res.status, 200)
-      return (await res.json() as { offset: string }).offset
+      return await res.json() as Position
     }
   }
 
   const expected = new Map<string, string[]>(Object.keys(clients).map(name => [name, []]))
-  const sent = new Map<string, { target: string, data: unknown, offset: string }>()
+  const sent = new Map<string, { target: string, data: unknown, position: Position }>()
   for (const [source, publish] of Object.entries(publishers)) {
     for (const [kind, { target, to }] of Object.entries(targets)) {
       const event = `${source}.${kind}`
       const data = { source, kind, list: [1, 'two', null] }
-      const offset = await publish(target, event, data)
-      assert.match(offset, /^\d+-\d+$/, event)
-      sent.set(event, { target, data, offset })
+      const position = await publish(target, event, data)
+      if (kind === 'user') {
+        assert.match(position.offset!, /^\d+-\d+$/, event)
+        assert.match(position.epoch!, /^\d+$/, event)
+      } else {
+        assert.deepEqual(position, {}, event)
+      }
+      sent.set(event, { target, data, position })
       for (const name of to) expected.get(name)!.push(event)
     }
   }
-  // Last, to everyone: each node delivers the stream in order, so whatever a client was meant to
-  // get has arrived once this has.
-  await publisher.broadcast('done')
+  // Last, to every target: order holds per target, so a client has all it was meant to get once
+  // the 'done' of each of its targets arrived (then a moment for anything that should not come).
+  const mine = (name: string): string[] => Object.values(targets).filter(t => t.to.includes(name)).map(t => t.target)
+  for (const { target } of Object.values(targets)) await publisher.publish({ target, event: 'done' })
 
   for (const [name, c] of Object.entries(clients)) {
-    await c.event('done', 10000)
-    const events = c.frames.filter((f: Frame) => f.method === 'rpc.event')
-    assert.deepEqual(events.map(f => f.params.event), expected.get(name), `${name} got exactly its events, in order`)
+    for (const _ of mine(name)) await c.event('done', 10000)
+  }
+  await new Promise(resolve => setTimeout(resolve, 200))
+  for (const [name, c] of Object.entries(clients)) {
+    const events = c.frames.filter((f: Frame) => f.method === 'rpc.event' && f.params.event !== 'done')
+    assert.deepEqual(events.map(f => f.params.event).sort(), [...expected.get(name)!].sort(), `${name} got exactly its events`)
+    for (const target of mine(name)) {
+      const order = expected.get(name)!.filter(e => sent.get(e)!.target === target)
+      assert.deepEqual(events.filter(f => f.params.target === target).map(f => f.params.event), order, `${name}: in order per target`)
+    }
     for (const f of events) {
-      const { target, data, offset } = sent.get(f.params.event)!
-      assert.deepEqual(f.params, { event: f.params.event, target, data, offset }, name)
+      const { target, data, position } = sent.get(f.params.event)!
+      assert.deepEqual(f.params, { event: f.params.event, target, data, ...position }, name)
     }
   }
 })
