@@ -43,7 +43,7 @@ test('calls in flight with an idempotency key survive a dropped link: run once, 
   assert.equal(proxy.flows, 2)
 })
 
-test('onRecovery: after a reconnect each joined room and the user is reported; without history, recovered is false', async (t) => {
+test('onRecovery: after a reconnect each joined room and the user is reported; the user recovers its events, a room without history does not', async (t) => {
   const gw = await startOn(0)
   t.after(() => gw.close())
   const proxy = await startProxy(portOf(gw))
@@ -52,11 +52,24 @@ test('onRecovery: after a reconnect each joined room and the user is reported; w
   t.after(() => client.close())
   const reports: RecoveryReport[] = []
   client.onRecovery(r => reports.push(r))
+  const got: Array<{ n: number, target: string }> = []
+  client.on('tick', (data: { n: number }, meta) => got.push({ n: data.n, target: meta.target }))
   await client.connect()
   await client.join('r:1')
   assert.deepEqual(reports, [], 'nothing to recover on the first connection')
-  proxy.cut(100)
+  await gw.app.ipc.publish({ target: 'user:u1', event: 'tick', data: { n: 1 } })
+  await gw.app.ipc.publish({ target: 'room:r:1', event: 'tick', data: { n: 1 } })
+  await sleep(50) // delivered before the link goes
+  proxy.cut(200)
   await reach(client, 'reconnecting')
-  await reach(client, 'open')
-  assert.deepEqual((reports as RecoveryReport[]).sort((a, b) => a.target.localeCompare(b.target)), [{ target: 'room:r:1', recovered: false }, { target: 'user:u1', recovered: false }])
+  for (const n of [2, 3]) {
+    await gw.app.ipc.publish({ target: 'user:u1', event: 'tick', data: { n } })
+    await gw.app.ipc.publish({ target: 'room:r:1', event: 'tick', data: { n } })
+  }
+  await reach(client, 'open', 3000)
+  await gw.app.ipc.publish({ target: 'user:u1', event: 'tick', data: { n: 4 } })
+  await sleep(50)
+  assert.deepEqual((reports as RecoveryReport[]).sort((a, b) => a.target.localeCompare(b.target)), [{ target: 'room:r:1', recovered: false }, { target: 'user:u1', recovered: true }])
+  assert.deepEqual(got.filter(e => e.target === 'user:u1').map(e => e.n), [1, 2, 3, 4], 'the user missed nothing, in order, once')
+  assert.deepEqual(got.filter(e => e.target === 'room:r:1').map(e => e.n), [1], 'the room keeps no history: its report says recovered: false')
 })
