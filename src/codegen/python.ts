@@ -163,11 +163,11 @@ ${methodDefs(tree, 'self.client', true)}`
   for (const file of RUNTIME) files.set(`${pkg}/${file}`, readFileSync(new URL(`./python/${file}`, import.meta.url), 'utf8'))
   files.set(`${pkg}/py.typed`, '')
   files.set(`${pkg}/__init__.py`, `${header}
-from ._runtime import Backoff, EventMeta, IpcClient, IpcError
+from ._runtime import Backoff, EventMeta, IpcClient, IpcError, RecoveryReport
 from .client import EVENTS, Api
 from .models import *  # noqa: F401,F403
 
-__all__ = ["Api", "Backoff", "EVENTS", "EventMeta", "IpcClient", "IpcError"]
+__all__ = ["Api", "Backoff", "EVENTS", "EventMeta", "IpcClient", "IpcError", "RecoveryReport"]
 `)
   files.set('pyproject.toml', `[build-system]
 requires = ["setuptools>=61"]
@@ -326,5 +326,10 @@ jitter (\`reconnect=Backoff(initial_delay=0.5, max_delay=30.0)\`, or \`False\`),
 for the connection for calls made while disconnected (\`queue_max=100\`, \`queue_timeout=10.0\`). Calls in flight
 when the connection drops raise \`IpcError\` with code \`IpcError.UNAVAILABLE\` (-32050); a call without an
 answer within \`timeout\` (default \`call_timeout=10.0\` s) raises \`IpcError.DEADLINE_EXCEEDED\` (-32008).
+After a reconnect it recovers the events of its rooms and user missed meanwhile (targets that keep history;
+\`recover=False\` turns it off) and tells \`client.on_recovery(listener)\` per target whether that worked
+(\`RecoveryReport(target, recovered)\`: when \`recovered\` is false, refetch that target's state). Calls to
+\`idempotent_methods=[...]\`, or \`client.call(..., idempotency_key=True)\`, survive a dropped connection: they
+are sent again with their key and answered from their one run.
 `
 }

@@ -4,7 +4,9 @@ Same behaviour as the TypeScript IpcClient: authenticates with the first message
 refreshes the token before it expires and after a 4003 close, reconnects with exponential backoff and
 full jitter, rejoins its rooms, queues calls made while disconnected (bounded), fails calls in flight
 at a disconnect with IpcError(UNAVAILABLE) instead of leaving them hanging, and replaces a connection
-that went silent (rpc.ping unanswered) as if it had closed.
+that went silent (rpc.ping unanswered) as if it had closed. Across reconnects it recovers the events of
+its rooms and user it missed (rpc.join / rpc.auth with ``recover``; on_recovery reports each target), and
+sends calls with an idempotency key again, which the gateway answers from their one run.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import itertools
 import json
 import logging
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, Union
@@ -69,11 +72,25 @@ class EventMeta:
     event: str
     #: user:<id>, room:<name>, conn:<id> or all
     target: str
-    #: the event's stream offset (Redis broker only)
+    #: the event's position in its target's history (targets that keep history only)
     offset: Optional[str] = None
+    #: the history's epoch, with offset
+    epoch: Optional[str] = None
 
 
 EventHandler = Callable[[Any, EventMeta], Any]
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What a reconnect recovered of one target; recovered False: events may have been missed (refetch)."""
+
+    #: room:<name> or user:<id>
+    target: str
+    recovered: bool
+
+
+RecoveryListener = Callable[[RecoveryReport], Any]
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,10 @@ class IpcClient:
     After idle_timeout seconds without a frame (default: the server's heartbeatMs; 0: never) the client
     sends rpc.ping; when ping_timeout more seconds (default: min(heartbeat, 10)) pass without any frame,
     the connection counts as dead and is replaced like a lost one.
+    With recover (default True) a reconnect asks for the events of its rooms and user missed meanwhile;
+    on_recovery listeners hear, per target, whether that worked. Calls to idempotent_methods, and calls
+    given idempotency_key=True (a random key) or a key of their own, are sent again when the connection
+    drops before their answer: the gateway answers them from their one run.
     """
 
     def __init__(
@@ -123,6 +144,8 @@ class IpcClient:
         max_token_failures: int = 3,
         idle_timeout: Optional[float] = None,
         ping_timeout: Optional[float] = None,
+        recover: bool = True,
+        idempotent_methods: Optional[List[str]] = None,
     ) -> None:
         self.url = url
         self._token = token
@@ -157,6 +180,16 @@ class IpcClient:
         self._background: Set["asyncio.Future[Any]"] = set()
         self._refresh: Optional[asyncio.Task[None]] = None
         self._closing = False
+        self._recover = recover
+        self._idempotent = set(idempotent_methods or ())
+        #: target -> {"offset", "epoch"} of its last event, for targets that keep history
+        self._positions: Dict[str, Dict[str, str]] = {}
+        self._recovery_listeners: List[RecoveryListener] = []
+        #: this session's reports, heard once it is open
+        self._reports: List[RecoveryReport] = []
+        #: the text of calls with an idempotency key still unanswered: sent again on the next connection
+        self._resend: Dict[int, str] = {}
+        self._last_user: Optional[str] = None
 
     async def __aenter__(self) -> "IpcClient":
         await self.connect()
@@ -200,20 +233,29 @@ class IpcClient:
         *,
         timeout: Optional[float] = None,
         on_progress: Optional[ProgressHandler] = None,
+        idempotency_key: Union[bool, str, None] = None,
     ) -> Any:
         """Calls method and returns its result; raises IpcError (DEADLINE_EXCEEDED after timeout
-        seconds once sent, UNAVAILABLE when not connected in time or the connection is lost meanwhile)."""
+        seconds once sent, UNAVAILABLE when not connected in time or the connection is lost meanwhile).
+        With idempotency_key (True: a random one; or a key of your own, unique per user) a lost connection
+        does not fail the call: it is sent again on the next one and answered from its one run."""
+        if idempotency_key is True or (idempotency_key is None and method in self._idempotent):
+            idempotency_key = secrets.token_hex(16)
         if self._ws is None or self.state != "open":
             await self._wait_open()
-        return await self._send(method, params, self.call_timeout if timeout is None else timeout, on_progress)
+        return await self._send(method, params, self.call_timeout if timeout is None else timeout, on_progress,
+                                idempotency_key or None)
 
     async def join(self, room: str) -> Any:
         result = await self.call("rpc.join", {"room": room})
+        if room not in self._rooms:
+            self._track(f"room:{room}", result)
         self._rooms.add(room)
         return result
 
     async def leave(self, room: str) -> Any:
         self._rooms.discard(room)
+        self._positions.pop(f"room:{room}", None)
         return await self.call("rpc.leave", {"room": room})
 
     async def presence(self, room: Optional[str] = None, users: Optional[List[str]] = None) -> Any:
@@ -230,6 +272,12 @@ class IpcClient:
         handlers = self._handlers.get(event, [])
         if handler in handlers:
             handlers.remove(handler)
+
+    def on_recovery(self, listener: RecoveryListener) -> Callable[[], None]:
+        """listener(RecoveryReport) after each reconnect, once per joined room and for the user: recovered
+        says whether every event missed while disconnected follows; when False, refetch that target's state."""
+        self._recovery_listeners.append(listener)
+        return lambda: self._recovery_listeners.remove(listener) if listener in self._recovery_listeners else None
 
     def on_state_change(self, listener: StateListener) -> Callable[[], None]:
         """listener(state, error) on each change: connecting, open, reconnecting, closed."""
@@ -307,14 +355,24 @@ class IpcClient:
         opened = False
         try:
             try:
+                self._reports = []
                 await self._authenticate(await self._token_now())
                 await self._rejoin()
+                # Calls with an idempotency key the lost connection left unanswered: answered from their one run.
+                try:
+                    for text in list(self._resend.values()):
+                        await ws.send(text)
+                except ConnectionClosed:
+                    pass  # the reader ends the session; they are sent on the next one
             except IpcError:
                 if not reader.done():
                     raise
                 # The socket closed meanwhile: its close code says why.
             else:
                 opened = True
+                for report in self._reports:
+                    for recovery_listener in list(self._recovery_listeners):
+                        self._run_handler(recovery_listener, report)
                 watchdog = asyncio.ensure_future(self._watch(ws))
                 self._set_state("open")
                 if self._first is not None and not self._first.done():
@@ -365,14 +423,40 @@ class IpcClient:
 
     async def _rejoin(self) -> None:
         for room in list(self._rooms):
+            target = f"room:{room}"
             try:
-                await self._send("rpc.join", {"room": room}, self.call_timeout, None)
+                answer = await self._send("rpc.join", self._recovering({"room": room}, target), self.call_timeout, None)
             except IpcError as e:
                 # No longer allowed in: forget it; any other failure is the connection's.
                 if e.code != IpcError.PERMISSION_DENIED:
                     raise
                 self._rooms.discard(room)
+                self._positions.pop(target, None)
                 log.warning("fastify-ipc: could not rejoin room %s: %s", room, e.message)
+                continue
+            self._track(target, answer)
+
+    def _recovering(self, params: Dict[str, Any], target: Optional[str]) -> Dict[str, Any]:
+        """The params of a reconnect's rpc.auth or rpc.join: with recover from the target's last position."""
+        if target is None:
+            return params
+        self._reports.append(RecoveryReport(target, False))
+        position = self._positions.get(target) if self._recover else None
+        return params if position is None else {**params, "recover": dict(position)}
+
+    def _track(self, target: str, answer: Any) -> None:
+        """After a join or auth answer: recovered, the replayed events move the position on; otherwise the
+        answer's position is where the client is now (nothing fills the gap: the report says so)."""
+        answer = answer if isinstance(answer, dict) else {}
+        for i, report in enumerate(self._reports):
+            if report.target == target and answer.get("recovered") is True:
+                self._reports[i] = RecoveryReport(target, True)
+                return
+        offset, epoch = answer.get("offset"), answer.get("epoch")
+        if isinstance(offset, str) and isinstance(epoch, str):
+            self._positions[target] = {"offset": offset, "epoch": epoch}
+        else:
+            self._positions.pop(target, None)
 
     async def _read(self, ws: Any) -> None:
         try:
@@ -394,15 +478,17 @@ class IpcClient:
             if self._ws is ws:
                 self._ws = None
             lost = IpcError(IpcError.UNAVAILABLE, "Connection lost", {"closeCode": ws.close_code or 1006, "reason": ws.close_reason or self._dead or ""})
-            for future in self._pending.values():
-                if not future.done():
+            for call_id, future in self._pending.items():
+                if not future.done() and call_id not in self._resend:
                     future.set_exception(lost)
 
     def _dispatch(self, frame: Dict[str, Any]) -> None:
         method = frame.get("method")
         params = frame.get("params") or {}
         if method == "rpc.event":
-            meta = EventMeta(params.get("event", ""), params.get("target", ""), params.get("offset"))
+            meta = EventMeta(params.get("event", ""), params.get("target", ""), params.get("offset"), params.get("epoch"))
+            if meta.offset is not None and meta.epoch is not None and meta.target in self._positions:
+                self._positions[meta.target] = {"offset": meta.offset, "epoch": meta.epoch}
             for handler in list(self._handlers.get(meta.event, [])):
                 self._run_handler(handler, params.get("data"), meta)
         elif method == "rpc.progress":
@@ -434,7 +520,8 @@ class IpcClient:
         if not task.cancelled() and task.exception() is not None:
             log.error("fastify-ipc: an event handler failed", exc_info=task.exception())
 
-    async def _send(self, method: str, params: Optional[Dict[str, Any]], timeout: float, on_progress: Optional[ProgressHandler]) -> Any:
+    async def _send(self, method: str, params: Optional[Dict[str, Any]], timeout: float, on_progress: Optional[ProgressHandler],
+                    idempotency_key: Optional[str] = None) -> Any:
         ws = self._ws
         if ws is None:
             raise IpcError(IpcError.UNAVAILABLE, "Not connected")
@@ -446,8 +533,18 @@ class IpcClient:
         frame: Dict[str, Any] = {"jsonrpc": "2.0", "id": call_id, "method": method}
         if params is not None:
             frame["params"] = params
+        if idempotency_key is not None:
+            frame["idempotencyKey"] = idempotency_key
+        text = json.dumps(frame)
+        if idempotency_key is not None:
+            self._resend[call_id] = text
         try:
-            await ws.send(json.dumps(frame))
+            try:
+                await ws.send(text)
+            except ConnectionClosed:
+                if idempotency_key is None:
+                    raise
+                # sent again on the next connection
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             raise IpcError(IpcError.DEADLINE_EXCEEDED, f"Call timed out after {timeout} s") from None
@@ -456,6 +553,7 @@ class IpcClient:
         finally:
             self._pending.pop(call_id, None)
             self._progress.pop(call_id, None)
+            self._resend.pop(call_id, None)
 
     async def _wait_open(self) -> None:
         if self._task is None or self._task.done():
@@ -488,7 +586,11 @@ class IpcClient:
     async def _authenticate(self, token: Optional[str]) -> None:
         if token is None:
             return  # anonymous: public methods only
-        self.auth = await self._send("rpc.auth", {"token": token}, self.call_timeout, None)
+        user = None if self._last_user is None else f"user:{self._last_user}"
+        self.auth = await self._send("rpc.auth", self._recovering({"token": token}, user), self.call_timeout, None)
+        self._last_user = str(self.auth.get("userId")) if isinstance(self.auth, dict) else None
+        if self._last_user is not None:
+            self._track(f"user:{self._last_user}", self.auth)
         self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
