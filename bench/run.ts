@@ -2,6 +2,7 @@
 // bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
 //   BENCH_ONLY=rpc,broadcast,connections,redis,python   run some scenarios only
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
+//   BENCH_ONLY=recover                           10,000 clients reconnect and recover after a node restart
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
 //   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
@@ -18,6 +19,7 @@ import { type Server, startBaseline, startGateway } from './lib/servers.js'
 import { broadcastScenario } from './scenarios/broadcast.js'
 import { connectionsScenario } from './scenarios/connections.js'
 import { pythonScenarios } from './scenarios/python.js'
+import { recoverScenario } from './scenarios/recover.js'
 import { redisScenarios } from './scenarios/redis.js'
 import { rpcScenario } from './scenarios/rpc.js'
 import { scaleScenarios } from './scenarios/scale.js'
@@ -132,6 +134,15 @@ async function main (): Promise<void> {
     const redis = await startRedis()
     try {
       await withLoad(async (_group, rpcGroup) => { for (const row of await pythonScenarios(redis, rpcGroup, PLAN.rpc, log)) record(row) })
+    } finally {
+      await redis.proc.stop()
+    }
+  }
+
+  if (wants('recover')) {
+    const redis = await startRedis()
+    try {
+      record(await recoverScenario(redis, log))
     } finally {
       await redis.proc.stop()
     }
