@@ -65,7 +65,11 @@ test('events reach their handlers with meta, until unsubscribed', async (t) => {
   const last = nextEvent(client, 'done')
   await gw.app.ipc.publish({ target: 'all', event: 'done', data: null })
   await last
-  assert.deepEqual(got, [{ data: { id: 1 }, meta: { event: 'order.updated', target: 'user:42' } }])
+  // user targets keep history (docs/protocol.md §4): the meta carries the event's position
+  const meta = (got[0] as { meta: { offset: string, epoch: string } }).meta
+  assert.deepEqual(got, [{ data: { id: 1 }, meta: { event: 'order.updated', target: 'user:42', offset: meta.offset, epoch: meta.epoch } }])
+  assert.equal(typeof meta.offset, 'string')
+  assert.equal(typeof meta.epoch, 'string')
   off()
   const marker = nextEvent(client, 'done')
   await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { id: 2 } })
