@@ -7,10 +7,11 @@ export const SECRET = 'bench-secret-0123456789abcdef0123456789'
 export const API_KEY = 'bench-api-key-0123456789abcdef'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
-export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string): Promise<void> }
+/** `publish` sends to `all` unless given another target (the baseline has none) */
+export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string, target?: string): Promise<void> }
 
 /** `processes`: `serve --processes N` on all addresses (127.0.0.x), so clients can spread over destinations. */
-export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number } = {}): Promise<Server> {
+export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number, env?: Record<string, string> } = {}): Promise<Server> {
   const port = await freePort()
   // BENCH_PROFILE=<dir>: every gateway writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE]
@@ -32,7 +33,8 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
       IPC_MAX_CONNECTIONS_PER_USER: '0',
       ...(opts.methods === true ? { IPC_METHODS: 'bench/methods.mjs' } : {}),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
-      ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId })
+      ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId }),
+      ...opts.env
     }
   })
   const http = `http://127.0.0.1:${port}`
@@ -42,11 +44,11 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
     pid: proc.child.pid!,
     url: `ws://127.0.0.1:${port}/ws`,
     http,
-    async publish (data) {
+    async publish (data, target = 'all') {
       const res = await fetch(`${http}/api/publish`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-        body: `{"target":"all","event":"bench.tick","data":${data}}`
+        body: `{"target":${JSON.stringify(target)},"event":"bench.tick","data":${data}}`
       })
       if (!res.ok) throw new Error(`publish: HTTP ${res.status} ${await res.text()}`)
       await res.arrayBuffer()
