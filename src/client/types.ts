@@ -41,7 +41,7 @@ export interface EventMeta {
   event: string
   /** `user:<id>`, `room:<name>`, `conn:<id>` or `all` */
   target: string
-  /** the event's stream offset (Redis broker only) */
+  /** the event's place in its target's history (targets that keep one, docs/protocol.md §4) */
   offset?: string
 }
 

@@ -60,12 +60,12 @@ test('events reach their handlers with meta, until unsubscribed', async (t) => {
   const { gw, client } = await connected(t)
   const got: unknown[] = []
   const off = client.on('order.updated', (data, meta) => got.push({ data, meta }))
-  await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { id: 1 } })
+  const { offset } = await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { id: 1 } })
   await gw.app.ipc.publish({ target: 'user:42', event: 'other', data: {} })
   const last = nextEvent(client, 'done')
   await gw.app.ipc.publish({ target: 'all', event: 'done', data: null })
   await last
-  assert.deepEqual(got, [{ data: { id: 1 }, meta: { event: 'order.updated', target: 'user:42' } }])
+  assert.deepEqual(got, [{ data: { id: 1 }, meta: { event: 'order.updated', target: 'user:42', offset } }])
   off()
   const marker = nextEvent(client, 'done')
   await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { id: 2 } })

@@ -68,7 +68,7 @@ class EventMeta:
     event: str
     #: user:<id>, room:<name>, conn:<id> or all
     target: str
-    #: the event's stream offset (Redis broker only)
+    #: the event's place in its target's history (targets that keep one, docs/protocol.md §4)
     offset: Optional[str] = None
 
 
