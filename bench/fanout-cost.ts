@@ -1,17 +1,19 @@
-// What one event costs each gateway node and Redis as nodes are added, when no connection of the
-// node wants it (the common case at scale: a room's members sit on a few nodes). The inputs of
+// What one event costs each gateway node and Redis as nodes are added. The inputs of
 // docs/scaling.md: `node --import tsx bench/fanout-cost.ts` (after `npm run build`), on its own.
 //
-// For each node count: that many gateways on one Redis, none with a connection; a publisher XADDs
-// events at a fixed rate to a room nobody joined; CPU time of every process and Redis' network
-// output are read before and after.
+// For each node count, twice: that many gateways on one Redis, and a publisher sending events at a
+// fixed rate to a room, first with no member anywhere (the common case at scale: a room's members
+// sit on a few nodes), then with one member connection on every node (the worst case: every node
+// wants every event). CPU time of every process and Redis' network output are read before and after.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import WebSocket from 'ws'
+import { createSigner } from 'fast-jwt'
 import { Publisher } from '../src/worker/index.js'
 import { cpuSeconds } from './lib/proc-stats.js'
 import { installCleanup } from './lib/procs.js'
 import { startRedis } from './lib/redis.js'
-import { startGateway } from './lib/servers.js'
+import { SECRET, startGateway } from './lib/servers.js'
 
 const NODES = (process.env.FANOUT_NODES ?? '1,2,4,8').split(',').map(Number)
 const RATE = Number(process.env.FANOUT_RATE ?? 4000)
@@ -25,13 +27,25 @@ async function netOut (redis: Redis): Promise<number> {
   return Number(/total_net_output_bytes:(\d+)/.exec(info)?.[1])
 }
 
-interface Row { nodes: number, events: number, nodeCpuUs: number, redisCpuUs: number, redisOutBytes: number, publisherCpuUs: number }
+interface Row { nodes: number, members: boolean, events: number, nodeCpuUs: number, redisCpuUs: number, redisOutBytes: number, publisherCpuUs: number }
 
-async function measure (nodes: number): Promise<Row> {
+/** one connection on the gateway, a member of `room`, reading (and dropping) what it gets */
+async function member (url: string, room: string): Promise<WebSocket> {
+  const token = createSigner({ key: SECRET })({ sub: 'member', rooms: ['*'] })
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  const joined = new Promise(resolve => ws.once('message', resolve))
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'rpc.join', params: { room } }))
+  await joined
+  return ws
+}
+
+async function measure (nodes: number, members: boolean): Promise<Row> {
   const redis = await startRedis()
   const gateways = await Promise.all(Array.from({ length: nodes }, async (_, i) => await startGateway({ redisUrl: redis.url, nodeId: `n${i}` })))
   const admin = new Redis(redis.url)
   const publisher = new Publisher({ redis: redis.url })
+  const sockets = members ? await Promise.all(gateways.map(async g => await member(g.url, 'nobody'))) : []
   try {
     // warm-up: every node reading, the JIT settled
     for (let i = 0; i < RATE; i++) void publisher.toRoom('nobody', 'order.updated', DATA)
@@ -53,6 +67,7 @@ async function measure (nodes: number): Promise<Row> {
     const nodeCpu = pids.reduce((s, pid, i) => s + cpuSeconds(pid) - before.nodes[i], 0) / nodes
     return {
       nodes,
+      members,
       events: sent,
       nodeCpuUs: nodeCpu / sent * 1e6,
       redisCpuUs: (cpuSeconds(redis.proc.child.pid!) - before.redis) / sent * 1e6,
@@ -60,6 +75,7 @@ async function measure (nodes: number): Promise<Row> {
       publisherCpuUs: (me.user + me.system) / sent
     }
   } finally {
+    for (const ws of sockets) ws.terminate()
     await publisher.close()
     admin.disconnect()
     await Promise.all(gateways.map(async g => await g.proc.stop()))
@@ -68,10 +84,10 @@ async function measure (nodes: number): Promise<Row> {
 }
 
 const rows: Row[] = []
-for (const n of NODES) rows.push(await measure(n))
-console.log(`events at ${RATE}/s for ${SECONDS} s, ${JSON.stringify(DATA).length} B of data, to a room with no member on any node`)
-console.log('nodes | CPU µs per event, each node | Redis CPU µs per event | Redis bytes out per event | publisher CPU µs per event')
+for (const members of [false, true]) for (const n of NODES) rows.push(await measure(n, members))
+console.log(`events at ${RATE}/s for ${SECONDS} s, ${JSON.stringify(DATA).length} B of data, to a room with no member, then one member on every node`)
+console.log('nodes | members | CPU µs per event, each node | Redis CPU µs per event | Redis bytes out per event | publisher CPU µs per event')
 for (const r of rows) {
-  console.log(`${r.nodes} | ${r.nodeCpuUs.toFixed(1)} | ${r.redisCpuUs.toFixed(1)} | ${r.redisOutBytes.toFixed(0)} | ${r.publisherCpuUs.toFixed(1)}`)
+  console.log(`${r.nodes} | ${r.members ? 'one per node' : 'none'} | ${r.nodeCpuUs.toFixed(1)} | ${r.redisCpuUs.toFixed(1)} | ${r.redisOutBytes.toFixed(0)} | ${r.publisherCpuUs.toFixed(1)}`)
 }
 console.log(JSON.stringify(rows))

@@ -33,7 +33,7 @@ async function handle (msg: LoadCommand): Promise<LoadReply> {
 async function connect (c: Extract<LoadCommand, { cmd: 'connect' }>): Promise<ConnectResult> {
   const sign = createSigner({ key: c.secret, expiresIn: 3_600_000 })
   // Tokens are signed before the clock starts: signing is the client's cost, not the server's.
-  const tokens = c.auth === 'none' ? [] : Array.from({ length: c.count }, (_, i) => sign({ sub: `${c.userPrefix}${i}` }))
+  const tokens = c.auth === 'none' ? [] : Array.from({ length: c.count }, (_, i) => sign({ sub: c.user ?? `${c.userPrefix}${i}` }))
   let next = 0
   let failed = 0
   let firstError: string | undefined

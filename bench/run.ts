@@ -1,6 +1,6 @@
 // `npm run bench`: builds the gateway, starts everything on loopback, runs each scenario for a
 // bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
-//   BENCH_ONLY=rpc,broadcast,connections,redis,python   run some scenarios only
+//   BENCH_ONLY=rpc,broadcast,connections,redis,history,python   run some scenarios only
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
 //   BENCH_ONLY=recover                           10,000 clients reconnect and recover after a node restart
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
@@ -113,6 +113,20 @@ async function main (): Promise<void> {
       async () => await withServer(async () => await startBaseline(), async s => await broadcastScenario('baseline send-to-all', [s], group, PLAN.broadcast, 'none')),
       async () => await withServer(async () => await startGateway(), async s => await broadcastScenario('broadcast', [s], group, PLAN.broadcast, 'header'))
     ]))
+  }
+  if (wants('history')) {
+    // One user's 10,000 connections on one node over Redis: the same broadcast with the user's
+    // history kept (the publish script) and without it (a plain SPUBLISH), alternating.
+    const redis = await startRedis()
+    try {
+      const fan = { user: 'fan' }
+      await withLoad(async group => await rounds([
+        async () => await withServer(async () => await startGateway({ redisUrl: redis.url, env: { IPC_HISTORY_USERS: 'false' } }), async s => await broadcastScenario('broadcast to a user, history off', [s], group, PLAN.broadcast, 'header', fan)),
+        async () => await withServer(async () => await startGateway({ redisUrl: redis.url, env: { IPC_HISTORY_USERS: 'true' } }), async s => await broadcastScenario('broadcast to a user, history on', [s], group, PLAN.broadcast, 'header', fan))
+      ]))
+    } finally {
+      await redis.proc.stop()
+    }
   }
   if (wants('connections')) {
     // Fresh processes, so the RSS difference is the connections' and nothing else's.

@@ -17,7 +17,11 @@ test('plugin options: FST_IPC_INVALID_OPTION, naming the option', async () => {
     [{ maxBatch: 0 }, /option "maxBatch" must be >= 1/],
     [{ nope: true }, /unknown option "nope"/],
     [{ redis: 42 }, /option "redis" must be a redis:\/\/ URL/],
-    [{ canJoin: 'yes' }, /option "canJoin" must be a function/]
+    [{ canJoin: 'yes' }, /option "canJoin" must be a function/],
+    [{ historySize: 0 }, /option "historySize" must be >= 1/],
+    [{ historyTtlMs: 10 }, /option "historyTtlMs" must be >= 1000/],
+    [{ historyRooms: ['chat rooms'] }, /option "historyRooms.0" must match/],
+    [{ historyUsers: 'yes' }, /option "historyUsers" must be boolean/]
   ] as const) {
     const app = Fastify({ logger: false })
     await assert.rejects(async () => { await app.register(fastifyIpc, options as never) }, code('FST_IPC_INVALID_OPTION', message))

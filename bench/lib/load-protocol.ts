@@ -10,6 +10,8 @@ export type LoadCommand =
     auth: 'none' | 'header' | 'message'
     secret: string
     userPrefix: string
+    /** every connection authenticates as this one user (a user target then reaches them all) */
+    user?: string
     concurrency: number
   }
   /** closed loop (`inFlight` calls outstanding per connection) or, with `rate`, that many calls/s in all */

@@ -44,7 +44,7 @@ export class LoadGroup {
   }
 
   /** Opens `total` connections spread evenly over the processes (url per process may differ). */
-  async connect (urls: string | string[], total: number, opts: { auth: 'none' | 'header' | 'message', secret: string, concurrency?: number }): Promise<{ open: number, failed: number, ms: number, firstError?: string }> {
+  async connect (urls: string | string[], total: number, opts: { auth: 'none' | 'header' | 'message', secret: string, concurrency?: number, user?: string }): Promise<{ open: number, failed: number, ms: number, firstError?: string }> {
     const n = this.loaders.length
     const started = performance.now()
     const results = await Promise.all(this.loaders.map(async (l, i) => await l.request<ConnectResult>({
@@ -54,6 +54,7 @@ export class LoadGroup {
       auth: opts.auth,
       secret: opts.secret,
       userPrefix: `u${i}-`,
+      user: opts.user,
       concurrency: opts.concurrency ?? 64
     })))
     return {

@@ -67,6 +67,7 @@ export function evaluate (byName: Map<string, Row>): Target[] {
   const bc = get('baseline send-to-all')
   add('broadcast deliveries/s >= 0.8 x baseline send-to-all', ratio(get('broadcast'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)
   add('broadcast, 2 nodes (information: same bar)', ratio(get('broadcast 2 nodes'), bc), v => `${fmt(v, 2)} x`, v => v >= 0.8)
+  add('broadcast with history >= 0.8 x without (same run, one user\'s connections over Redis)', ratio(get('broadcast to a user, history on'), get('broadcast to a user, history off')), v => `${fmt(v, 2)} x`, v => v >= 0.8)
   const mem = get('connections')?.bytesPerConnection as number | undefined
   const baseMem = get('baseline connections')?.bytesPerConnection as number | undefined
   add('memory per idle authenticated connection <= 2 x baseline', mem === undefined || baseMem === undefined ? undefined : mem / baseMem, v => `${fmt(v, 2)} x (${fmt(mem! / 1024, 1)} vs ${fmt(baseMem! / 1024, 1)} KiB)`, v => v <= 2)

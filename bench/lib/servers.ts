@@ -7,7 +7,8 @@ export const SECRET = 'bench-secret-0123456789abcdef0123456789'
 export const API_KEY = 'bench-api-key-0123456789abcdef'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
-export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string): Promise<void> }
+/** `publish` sends to `all` unless given another target (the baseline has none) */
+export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string, target?: string): Promise<void> }
 
 /** `processes`: `serve --processes N` on all addresses (127.0.0.x), so clients can spread over destinations. */
 export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number, port?: number, env?: Record<string, string> } = {}): Promise<Server> {
@@ -43,11 +44,11 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
     pid: proc.child.pid!,
     url: `ws://127.0.0.1:${port}/ws`,
     http,
-    async publish (data) {
+    async publish (data, target = 'all') {
       const res = await fetch(`${http}/api/publish`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-        body: `{"target":"all","event":"bench.tick","data":${data}}`
+        body: `{"target":${JSON.stringify(target)},"event":"bench.tick","data":${data}}`
       })
       if (!res.ok) throw new Error(`publish: HTTP ${res.status} ${await res.text()}`)
       await res.arrayBuffer()

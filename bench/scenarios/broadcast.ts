@@ -9,22 +9,25 @@ import { nowMs } from '../lib/stats.js'
 
 export interface BroadcastPlan { connections: number, window: number, warmupEvents: number, durationMs: number }
 
+/** `user`: every connection is that one user, and events go to `user:<user>` rather than `all` */
+export interface BroadcastTarget { user?: string }
+
 const TEXT = 'the quick brown fox jumps over the lazy dog'
 
-export async function broadcastScenario (name: string, servers: Server[], group: LoadGroup, plan: BroadcastPlan, auth: 'none' | 'header'): Promise<Row> {
+export async function broadcastScenario (name: string, servers: Server[], group: LoadGroup, plan: BroadcastPlan, auth: 'none' | 'header', { user }: BroadcastTarget = {}): Promise<Row> {
   // Receivers are spread over the nodes; events are published on the first one.
-  const c = await group.connect(servers.map(s => s.url), plan.connections, { auth, secret: SECRET })
+  const c = await group.connect(servers.map(s => s.url), plan.connections, { auth, secret: SECRET, user })
   if (c.failed > 0) throw new Error(`${name}: ${c.failed} connections failed: ${c.firstError ?? ''}`)
   try {
     await sleep(500)
-    return await run(name, servers, group, plan, c.open)
+    return await run(name, servers, group, plan, c.open, user === undefined ? 'all' : `user:${user}`)
   } finally {
     for (const l of group.loaders) l.onDone = null
     await group.close()
   }
 }
 
-async function run (name: string, servers: Server[], group: LoadGroup, plan: BroadcastPlan, open: number): Promise<Row> {
+async function run (name: string, servers: Server[], group: LoadGroup, plan: BroadcastPlan, open: number, target: string): Promise<Row> {
   const loaders = group.loaders.length
   const doneBy = new Map<number, number>()
   let outstanding = 0
@@ -72,7 +75,7 @@ async function run (name: string, servers: Server[], group: LoadGroup, plan: Bro
     if (seq > plan.warmupEvents && performance.now() - started > plan.durationMs) break
     if (!await waitForRoom(plan.window - 1, 10000)) { stalled = true; break }
     outstanding++
-    await servers[0].publish(`{"seq":${seq},"ts":${nowMs().toFixed(3)},"text":"${TEXT}"}`)
+    await servers[0].publish(`{"seq":${seq},"ts":${nowMs().toFixed(3)},"text":"${TEXT}"}`, target)
     seq++
   }
   if (!stalled && !await waitForRoom(0, 10000)) stalled = true

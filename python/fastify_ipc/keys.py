@@ -2,7 +2,6 @@
 
 WORKER_GROUP = "workers"
 REQUEST_MAXLEN = 100000
-EVENTS_MAXLEN = 100000
 REPLY_TTL_MS = 60000
 CLAIM_IDLE_MS = 5000
 MAX_DELIVERIES = 3
@@ -14,7 +13,6 @@ class Keys:
     def __init__(self, prefix: str = "ipc:") -> None:
         self.prefix = prefix
         self.catalog = f"{prefix}catalog"
-        self.events = f"{prefix}events"
 
     def rpc(self, service: str) -> str:
         return f"{self.prefix}rpc:{service}"

@@ -149,7 +149,7 @@ def test_on_commit_sends_nothing_on_rollback_and_sends_on_commit(shop, gateway, 
     sent, offset, received = asyncio.run(scenario())
     assert sent is None
     assert [e["data"] for e in received] == [{"n": 3}, {"n": 4}, {"n": 5}]
-    assert received[2]["offset"] == offset
+    assert received[2]["offset"] == offset["offset"]
     assert [data for _, data in events_for(redis, dave)] == [{"n": 3}, {"n": 4}, {"n": 5}]
     assert not Order.objects.filter(owner=dave).exists()
 
@@ -288,11 +288,10 @@ def test_ipc_worker_refuses_what_it_cannot_serve(shop, args, message):
 
 
 def events_for(redis, someone):
-    """(offset, data) of every event in the stream to ``someone``."""
+    """(offset, data) of every event in the history of ``someone`` (users keep history by default)."""
     import json
 
-    return [(offset, json.loads(fields[b"data"])) for offset, fields in redis.xrange("ipc:events")
-            if fields[b"target"] == f"user:{someone.pk}".encode()]
+    return [(offset, json.loads(fields[b"data"])) for offset, fields in redis.xrange(f"ipc:history:{{user:{someone.pk}}}")]
 
 
 def test_the_readme_session_a_listener_sees_the_order_saved_in_the_shell(shop, gateway):
@@ -419,7 +418,7 @@ def test_publish_works_in_a_forked_child_as_in_celery_or_gunicorn_workers(shop, 
         os.waitpid(pid, 0)
     assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
     publish.to_user("forks", "parent again", {})  # and the parent's connection still serves
-    assert [f[b"event"] for _, f in redis.xrange("ipc:events") if f[b"target"] == b"user:forks"] == [b"parent", b"child", b"parent again"]
+    assert [f[b"event"] for _, f in redis.xrange("ipc:history:{user:forks}")] == [b"parent", b"child", b"parent again"]
 
 
 def test_a_bad_method_option_stops_ipc_worker_saying_where_it_is(shop):

@@ -168,30 +168,90 @@ def test_options_are_checked_when_declared(redis_url):
     assert ErrorCode.DEADLINE_EXCEEDED == -32008
 
 
-def test_publishers_write_the_event_fields_the_node_publisher_writes(redis_url, redis):
+def test_publishers_send_what_the_node_publisher_sends(redis_url, redis):
+    """docs/protocol.md §9 Events: SPUBLISH on the target's channel; users (history by default) through
+    the script, into their history stream, answering the offset and epoch; rooms per the gateways' config."""
+    redis.set("pub:config:history", json.dumps({"size": 2, "ttlMs": 60000, "rooms": ["shop:*"], "users": True}))
+    # redis-py's PubSub of Debian's release knows no SSUBSCRIBE: a connection of its own, read as is
+    sub = redis.connection_pool.make_connection()
+    sub.send_command("SSUBSCRIBE", "pub:ev:{conn:c2}", "pub:ev:{all}", "pub:ev:{room:lobby}")
+    assert [sub.read_response()[0] for _ in range(3)] == [b"ssubscribe"] * 3
     sync = Publisher(redis_url, prefix="pub:")
-    ids = [sync.to_user("u1", "order.updated", {"id": 1}, exclude="c9"), sync.to_room("shop:1", "news"),
-           sync.to_connection("c2", "hi", [1, 2]), sync.broadcast("tick", 3)]
+    user = sync.to_user("u1", "order.updated", {"id": 1}, exclude="c9")
+    rooms = [sync.to_room("shop:1", "news"), sync.to_room("shop:1", "news", 2), sync.to_room("shop:1", "news", 3)]
+    plain = [sync.to_room("lobby", "hi", exclude="c1"), sync.to_connection("c2", "hi", [1, 2]), sync.broadcast("tick", 3)]
     sync.close()
 
     async def run():
         publisher = AsyncPublisher(redis_url, prefix="pub:")
         try:
-            return await publisher.to_user("u2", "async", {"ok": True})
+            return await publisher.to_user("u1", "async", {"ok": True}), await publisher.broadcast("async")
         finally:
             await publisher.close()
-    ids.append(asyncio.run(run()))
-    entries = [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in redis.xrange("pub:events")]
-    assert [i for i, _ in entries] == ids
-    assert [f for _, f in entries] == [
-        {"target": "user:u1", "event": "order.updated", "data": '{"id":1}', "exclude": "c9"},
-        {"target": "room:shop:1", "event": "news", "data": "null"},
-        {"target": "conn:c2", "event": "hi", "data": "[1,2]"},
-        {"target": "all", "event": "tick", "data": "3"},
-        {"target": "user:u2", "event": "async", "data": '{"ok":true}'},
+    second, everyone = asyncio.run(run())
+
+    assert set(user) == {"offset", "epoch"} and second["epoch"] == user["epoch"]
+    assert plain == [{}, {}, {}] and everyone == {}
+    entries = [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in redis.xrange("pub:history:{user:u1}")]
+    assert entries == [
+        (user["offset"], {"event": "order.updated", "data": '{"id":1}', "exclude": "c9"}),
+        (second["offset"], {"event": "async", "data": '{"ok":true}'}),
+    ]
+    assert redis.get("pub:epoch:{user:u1}").decode() == user["epoch"]
+    # bounded by the configured size
+    assert [i.decode() for i, _ in redis.xrange("pub:history:{room:shop:1}")] == [r["offset"] for r in rooms[1:]]
+    got = [tuple(part.decode() for part in sub.read_response()[1:]) for _ in range(4)]
+    sub.disconnect()
+    assert got == [
+        ("pub:ev:{room:lobby}", '{"event":"hi","exclude":"c1"}\nnull'),
+        ("pub:ev:{conn:c2}", '{"event":"hi"}\n[1,2]'),
+        ("pub:ev:{all}", '{"event":"tick"}\n3'),
+        ("pub:ev:{all}", '{"event":"async"}\nnull'),
     ]
     with pytest.raises(ValueError, match="event name"):
         Publisher(redis_url).broadcast("")
+
+
+def test_python_publishers_reach_history_targets_that_a_client_recovers(redis_url, redis):
+    """A real gateway with history rooms: events the Python publishers sent while a client was away
+    are recovered by rpc.join and rpc.auth, in order, after their answers."""
+    from ipc_support import Client, Gateway
+    redis.delete("ipc:config:history")
+    gw = Gateway(redis_url, IPC_HISTORY_ROOMS="py:*")
+    try:
+        sync = Publisher(redis_url)
+
+        async def scenario():
+            tok = gw.token("py1", rooms=["*"])
+            first = await Client.connect(gw.url, tok)
+            try:
+                auth = await first.result("rpc.auth", {"token": tok})
+                joined = await first.result("rpc.join", {"room": "py:1"})
+            finally:
+                await first.close()
+            sync.to_room("py:1", "said", 1)
+            publisher = AsyncPublisher(redis_url)
+            try:
+                await publisher.to_room("py:1", "said", 2)
+                await publisher.to_user("py1", "note", 3)
+            finally:
+                await publisher.close()
+            again = await Client.connect(gw.url, tok)
+            try:
+                reauth = await again.result("rpc.auth", {"token": tok, "recover": {"offset": auth["offset"], "epoch": auth["epoch"]}})
+                rejoin = await again.result("rpc.join", {"room": "py:1", "recover": {"offset": joined["offset"], "epoch": joined["epoch"]}})
+                return reauth, rejoin, [await again.event() for _ in range(3)]
+            finally:
+                await again.close()
+
+        reauth, rejoin, events = asyncio.run(scenario())
+        sync.close()
+        assert reauth["recovered"] is True and rejoin["recovered"] is True
+        assert sorted((e["target"], e["data"]) for e in events) == [("room:py:1", 1), ("room:py:1", 2), ("user:py1", 3)]
+        assert [e["data"] for e in events if e["target"] == "room:py:1"] == [1, 2]
+        assert all(set(e) == {"event", "data", "target", "offset", "epoch"} for e in events)
+    finally:
+        assert gw.stop() == 0, gw.output
 
 
 @pytest.mark.parametrize("env, message", [

@@ -6,7 +6,6 @@ export interface Keys {
   workers (service: string): string
   methods (service: string): string
   readonly catalog: string
-  readonly events: string
   presenceUser (userId: string): string
   presenceRoom (room: string): string
   readonly presenceOnline: string
@@ -24,7 +23,6 @@ export function keys (prefix = 'ipc:'): Keys {
     workers: service => `${prefix}workers:${service}`,
     methods: service => `${prefix}methods:${service}`,
     catalog: `${prefix}catalog`,
-    events: `${prefix}events`,
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
     presenceOnline: `${prefix}presence:online`,
@@ -36,7 +34,6 @@ export function keys (prefix = 'ipc:'): Keys {
 /** The consumer group every worker of a service reads requests with. */
 export const WORKER_GROUP = 'workers'
 export const REQUEST_MAXLEN = 100000
-export const EVENTS_MAXLEN = 100000
 export const REPLY_TTL_MS = 60000
 export const CLAIM_IDLE_MS = 5000
 export const MAX_DELIVERIES = 3

@@ -102,7 +102,7 @@ export class MemoryBroker implements Broker, EventBus {
     if (this.keepsHistory(event.target)) {
       ev.offset = `0-${++this.sequence}`
       ev.epoch = this.epoch
-      const kept = this.fresh(event.target) ?? { events: [], at: 0, floor: this.sequence - 1 }
+      const kept = this.fresh(event.target) ?? { events: [], at: 0, floor: this.forgotten }
       kept.events.push(ev)
       if (kept.events.length > this.history.size) kept.floor = sequenceOf(kept.events.shift()!.offset!)
       kept.at = Date.now()

@@ -39,7 +39,7 @@ export class RedisMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers
     })
-    this.eventsRead = new Counter({ name: 'ipc_redis_events_read_total', help: 'entries read from the events stream', registers })
+    this.eventsRead = new Counter({ name: 'ipc_redis_events_read_total', help: 'event messages received on the channels this node subscribes to', registers })
     this.repliesDropped = new Counter({ name: 'ipc_redis_replies_dropped_total', help: 'replies nobody waited for (late, duplicate or malformed)', registers })
     this.breakerOpen = new Gauge({ name: 'ipc_redis_breaker_open', help: '1 while remote calls fail fast because Redis is unreachable', registers })
   }

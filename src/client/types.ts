@@ -63,7 +63,7 @@ export interface EventMeta {
   event: string
   /** `user:<id>`, `room:<name>`, `conn:<id>` or `all` */
   target: string
-  /** the event's position in its target's history (targets that keep history only) */
+  /** the event's place in its target's history (targets that keep one, docs/protocol.md §4) */
   offset?: string
   /** the history's epoch, with `offset` */
   epoch?: string

@@ -40,7 +40,7 @@ export class Connection {
   watching: Promise<void> = Promise.resolve()
   /** history targets being recovered: their live events wait here until the answer and history went out */
   private held: Map<string, DeliveredEvent[]> | null = null
-  /** per history target, the newest offset sent: an event at or before it is not sent again */
+  /** per history target, the newest event sent (its offset and epoch): one at or before it is not sent again */
   private floors: Map<string, Position> | null = null
   /** what must follow an answer still to be written, by the answer's frame */
   private follows: Map<string, () => void> | null = null
@@ -110,8 +110,9 @@ export class Connection {
       held.push(ev)
       return false
     }
-    const floor = this.floors?.get(ev.target)
-    return floor === undefined || floor.epoch !== ev.epoch || compareOffsets(ev.offset!, floor.offset) > 0
+    if (!this.after(ev)) return false
+    ;(this.floors ??= new Map()).set(ev.target, ev as Position)
+    return true
   }
 
   /** From now on, live events of `target` are held (see accepts). */
@@ -120,30 +121,36 @@ export class Connection {
   }
 
   /**
-   * Sends the recovered events, then the held live ones after them, each once and in order; from
-   * then on live events go out again, those up to the last sent excepted.
+   * Sends the recovered events, then the held live ones after `from` (the position the answer
+   * gave), each once and in order, none this connection was sent already; from then on live events
+   * go out again.
    */
   release (target: string, from: Position, recovered: readonly DeliveredEvent[]): void {
     const held = this.held?.get(target) ?? []
     this.held?.delete(target)
-    let floor = from
-    for (const ev of recovered) if (this.sendEvent(ev)) floor = { offset: ev.offset!, epoch: ev.epoch! }
-    for (const ev of held) {
-      if (ev.epoch === floor.epoch && compareOffsets(ev.offset!, floor.offset) <= 0) continue
-      if (this.sendEvent(ev)) floor = { offset: ev.offset!, epoch: ev.epoch! }
-    }
-    (this.floors ??= new Map()).set(target, floor)
+    const floors = this.floors ??= new Map()
+    for (const ev of recovered) this.sendAfter(ev)
+    const floor = floors.get(target)
+    if (floor === undefined || floor.epoch !== from.epoch || compareOffsets(floor.offset, from.offset) < 0) floors.set(target, from)
+    for (const ev of held) this.sendAfter(ev)
+  }
+
+  /** whether `ev` comes after the last event of its target this connection was sent */
+  private after (ev: DeliveredEvent): boolean {
+    const floor = this.floors?.get(ev.target)
+    return floor === undefined || floor.epoch !== ev.epoch || compareOffsets(ev.offset!, floor.offset) > 0
+  }
+
+  private sendAfter (ev: DeliveredEvent): void {
+    if (!this.after(ev)) return
+    this.floors!.set(ev.target, ev as Position)
+    if (ev.exclude !== this.id) this.send(eventFrame(ev))
   }
 
   /** The target is left: nothing is held or remembered for it any more. */
   forget (target: string): void {
     this.held?.delete(target)
     this.floors?.delete(target)
-  }
-
-  private sendEvent (ev: DeliveredEvent): boolean {
-    if (ev.exclude === this.id) return true
-    return this.send(eventFrame(ev))
   }
 
   /** `then` runs once `frame` (an answer) was written: see answered. */

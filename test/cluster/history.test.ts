@@ -168,3 +168,18 @@ test('a node subscribes to a target only while it has a member there', { timeout
   const numsub = await raw.call('PUBSUB', 'SHARDNUMSUB', 'ipc:ev:{room:lonely}') as [string, number]
   assert.equal(Number(numsub[1]), 0)
 })
+
+test('a node whose subscriber link dropped recovers its history targets from the last offset it delivered', { timeout: 30000 }, async (t) => {
+  const c = await client(t, 1)
+  ok(await c.call('rpc.auth', { token: token({ sub: 'eve', rooms: ['*'] }) }))
+  ok(await c.call('rpc.join', { room: 'chat:link' }))
+  await publisher.toRoom('chat:link', 'n', { n: 0 })
+  await c.event('n')
+  // cut node B's subscriber connection; publish while it is away
+  const killed = await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub') as number
+  assert.ok(Number(killed) >= 1)
+  for (let n = 1; n <= 20; n++) await publisher.toRoom('chat:link', 'n', { n })
+  await until(() => numbers(c, 'room:chat:link').length >= 20, 'the events of the gap')
+  await sleep(200)
+  assert.deepEqual(numbers(c, 'room:chat:link'), Array.from({ length: 20 }, (_, i) => i + 1), 'all of them, once, in order')
+})

@@ -141,8 +141,9 @@ test('POST /api/publish: an API key publishes an event; anything else is refused
   })
   const ok = await post({ target: 'user:42', event: 'order.updated', data: { id: 7 } }, API_KEY)
   assert.equal(ok.status, 200)
-  assert.deepEqual(await ok.json(), {}, 'no offset with the in-memory broker')
-  assert.deepEqual((await client.event('order.updated')).params, { event: 'order.updated', data: { id: 7 }, target: 'user:42' })
+  const position = await ok.json() as { offset: string, epoch: string }
+  assert.deepEqual(Object.keys(position).sort(), ['epoch', 'offset'], 'a user target keeps history, in memory too')
+  assert.deepEqual((await client.event('order.updated')).params, { event: 'order.updated', data: { id: 7 }, target: 'user:42', ...position })
 
   const event = { target: 'all', event: 'x', data: 1 }
   assert.equal((await post(event)).status, 401)

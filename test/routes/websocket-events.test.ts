@@ -59,9 +59,9 @@ test('events to user:<id> reach every connection of that user and nobody else', 
   const bob = await TestClient.connect(gw.url, { token: token({ sub: 'bob' }) })
   const pending = await TestClient.connect(gw.url)
   t.after(() => Promise.all([a1, a2, bob, pending].map(c => c.close())))
-  await gw.app.ipc.publish({ target: 'user:alice', event: 'note', data: { text: 'hi' } })
+  const position = await gw.app.ipc.publish({ target: 'user:alice', event: 'note', data: { text: 'hi' } })
   for (const c of [a1, a2]) {
-    assert.deepEqual((await c.event('note')).params, { event: 'note', data: { text: 'hi' }, target: 'user:alice' })
+    assert.deepEqual((await c.event('note')).params, { event: 'note', data: { text: 'hi' }, target: 'user:alice', ...position })
   }
   await none(bob, 'note')
   await none(pending, 'note')

@@ -5,7 +5,7 @@ redis-py's pool notices a fork and opens fresh connections in the child, so Cele
 gunicorn's forked workers may share the object made before the fork.
 """
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 
@@ -30,31 +30,31 @@ class Publish:
         return self._publisher
 
     def to_user(self, user_id: Any, event: str, data: Any = None, *, exclude: Optional[str] = None,
-                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[Dict[str, str]]:
         """Every connection of a user (``user.pk`` is fine: ids are sent as text), on every node."""
         data = plain(data)
         return self._send(lambda p: p.to_user(str(user_id), event, data, exclude), on_commit, using)
 
     def to_room(self, room: str, event: str, data: Any = None, *, exclude: Optional[str] = None,
-                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+                on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[Dict[str, str]]:
         """Every member of a room."""
         data = plain(data)
         return self._send(lambda p: p.to_room(room, event, data, exclude), on_commit, using)
 
     def to_connection(self, connection_id: str, event: str, data: Any = None, *,
-                      on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+                      on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[Dict[str, str]]:
         """One connection."""
         data = plain(data)
         return self._send(lambda p: p.to_connection(connection_id, event, data), on_commit, using)
 
     def broadcast(self, event: str, data: Any = None, *, exclude: Optional[str] = None,
-                  on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[str]:
+                  on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> Optional[Dict[str, str]]:
         """Every connection of every node."""
         data = plain(data)
         return self._send(lambda p: p.broadcast(event, data, exclude), on_commit, using)
 
-    def _send(self, send: Callable[[Publisher], str], on_commit: bool, using: str) -> Optional[str]:
-        """The event's stream id; with ``on_commit``, None, and the event leaves once the transaction
+    def _send(self, send: Callable[[Publisher], Dict[str, str]], on_commit: bool, using: str) -> Optional[Dict[str, str]]:
+        """The event's ``{"offset", "epoch"}`` (``{}`` for a target without history); with ``on_commit``, None, and the event leaves once the transaction
         on ``using`` commits (at once outside one; never if it rolls back). The data is taken as it
         is now (``plain``), datetimes, decimals and UUIDs written as Django writes them."""
         if on_commit:

@@ -72,7 +72,7 @@ class EventMeta:
     event: str
     #: user:<id>, room:<name>, conn:<id> or all
     target: str
-    #: the event's position in its target's history (targets that keep history only)
+    #: the event's place in its target's history (targets that keep one, docs/protocol.md §4)
     offset: Optional[str] = None
     #: the history's epoch, with offset
     epoch: Optional[str] = None
