@@ -1,10 +1,11 @@
 // What one event costs each gateway node and Redis as nodes are added. The inputs of
 // docs/scaling.md: `node --import tsx bench/fanout-cost.ts` (after `npm run build`), on its own.
 //
-// For each node count, twice: that many gateways on one Redis, and a publisher sending events at a
-// fixed rate to a room, first with no member anywhere (the common case at scale: a room's members
-// sit on a few nodes), then with one member connection on every node (the worst case: every node
-// wants every event). CPU time of every process and Redis' network output are read before and after.
+// For each node count and case: that many gateways on one Redis, and a publisher sending events at
+// a fixed rate: to a room with no member anywhere (the common case at scale: a room's members sit on
+// a few nodes), to a user with no connection (user targets keep history: the publish script), and to
+// a room with one member connection on every node (the worst case: every node wants every event).
+// CPU time of every process and Redis' network output are read before and after.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import WebSocket from 'ws'
@@ -27,7 +28,14 @@ async function netOut (redis: Redis): Promise<number> {
   return Number(/total_net_output_bytes:(\d+)/.exec(info)?.[1])
 }
 
-interface Row { nodes: number, members: boolean, events: number, nodeCpuUs: number, redisCpuUs: number, redisOutBytes: number, publisherCpuUs: number }
+interface Case { name: string, target: string, members: boolean }
+const CASES: Case[] = [
+  { name: 'room, no member', target: 'room:nobody', members: false },
+  { name: 'user, no connection', target: 'user:nobody', members: false },
+  { name: 'room, a member on every node', target: 'room:nobody', members: true }
+]
+
+interface Row { nodes: number, case: string, events: number, nodeCpuUs: number, redisCpuUs: number, redisOutBytes: number, publisherCpuUs: number }
 
 /** one connection on the gateway, a member of `room`, reading (and dropping) what it gets */
 async function member (url: string, room: string): Promise<WebSocket> {
@@ -40,7 +48,7 @@ async function member (url: string, room: string): Promise<WebSocket> {
   return ws
 }
 
-async function measure (nodes: number, members: boolean): Promise<Row> {
+async function measure (nodes: number, { name, target, members }: Case): Promise<Row> {
   const redis = await startRedis()
   const gateways = await Promise.all(Array.from({ length: nodes }, async (_, i) => await startGateway({ redisUrl: redis.url, nodeId: `n${i}` })))
   const admin = new Redis(redis.url)
@@ -48,7 +56,7 @@ async function measure (nodes: number, members: boolean): Promise<Row> {
   const sockets = members ? await Promise.all(gateways.map(async g => await member(g.url, 'nobody'))) : []
   try {
     // warm-up: every node reading, the JIT settled
-    for (let i = 0; i < RATE; i++) void publisher.toRoom('nobody', 'order.updated', DATA)
+    for (let i = 0; i < RATE; i++) void publisher.publish({ target, event: 'order.updated', data: DATA })
     await sleep(1500)
     const pids = gateways.map(g => g.pid)
     const before = { nodes: pids.map(cpuSeconds), redis: cpuSeconds(redis.proc.child.pid!), me: process.cpuUsage(), out: await netOut(admin) }
@@ -58,7 +66,7 @@ async function measure (nodes: number, members: boolean): Promise<Row> {
     while (performance.now() - started < SECONDS * 1000) {
       const due = Math.floor((performance.now() - started) / 1000 * RATE)
       const batch: Array<Promise<unknown>> = []
-      for (; sent < due; sent++) batch.push(publisher.toRoom('nobody', 'order.updated', DATA))
+      for (; sent < due; sent++) batch.push(publisher.publish({ target, event: 'order.updated', data: DATA }))
       await Promise.all(batch)
       await sleep(10)
     }
@@ -67,7 +75,7 @@ async function measure (nodes: number, members: boolean): Promise<Row> {
     const nodeCpu = pids.reduce((s, pid, i) => s + cpuSeconds(pid) - before.nodes[i], 0) / nodes
     return {
       nodes,
-      members,
+      case: name,
       events: sent,
       nodeCpuUs: nodeCpu / sent * 1e6,
       redisCpuUs: (cpuSeconds(redis.proc.child.pid!) - before.redis) / sent * 1e6,
@@ -84,10 +92,11 @@ async function measure (nodes: number, members: boolean): Promise<Row> {
 }
 
 const rows: Row[] = []
-for (const members of [false, true]) for (const n of NODES) rows.push(await measure(n, members))
-console.log(`events at ${RATE}/s for ${SECONDS} s, ${JSON.stringify(DATA).length} B of data, to a room with no member, then one member on every node`)
-console.log('nodes | members | CPU µs per event, each node | Redis CPU µs per event | Redis bytes out per event | publisher CPU µs per event')
+const only = process.env.FANOUT_CASES?.split(';')
+for (const c of CASES.filter(c => only === undefined || only.includes(c.name))) for (const n of NODES) rows.push(await measure(n, c))
+console.log(`events at ${RATE}/s for ${SECONDS} s, ${JSON.stringify(DATA).length} B of data`)
+console.log('case | nodes | CPU µs per event, each node | Redis CPU µs per event | Redis bytes out per event | publisher CPU µs per event')
 for (const r of rows) {
-  console.log(`${r.nodes} | ${r.members ? 'one per node' : 'none'} | ${r.nodeCpuUs.toFixed(1)} | ${r.redisCpuUs.toFixed(1)} | ${r.redisOutBytes.toFixed(0)} | ${r.publisherCpuUs.toFixed(1)}`)
+  console.log(`${r.case} | ${r.nodes} | ${r.nodeCpuUs.toFixed(1)} | ${r.redisCpuUs.toFixed(1)} | ${r.redisOutBytes.toFixed(0)} | ${r.publisherCpuUs.toFixed(1)}`)
 }
 console.log(JSON.stringify(rows))

@@ -7,6 +7,7 @@ in the same command turn, and the event's ``{"offset", "epoch"}`` comes back (``
 same on ``redis.asyncio``. Each takes a URL (its own connection pool, closed by ``close()``) or a
 client of yours (left open).
 """
+import hashlib
 import json
 import time
 from typing import Any, Dict, Optional, Union
@@ -27,6 +28,11 @@ def data_json(event: str, data: Any) -> str:
 
 def text(value: Union[bytes, str]) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: EVALSHA of the publish script, then EVAL when the server does not have it yet (NOSCRIPT). By hand,
+#: since redis-py's register_script does not take the asyncio RedisCluster of Debian's release.
+PUBLISH_SHA = hashlib.sha1(PUBLISH_LUA.encode()).hexdigest()
 
 
 def position(reply: Any) -> Dict[str, str]:
@@ -79,7 +85,6 @@ class Publisher(_Targets):
         self.redis = redis.Redis.from_url(redis_client) if self._owned else redis_client
         self.prefix = prefix
         self._config = _Config()
-        self._script = self.redis.register_script(PUBLISH_LUA)
 
     def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> Dict[str, str]:
         body = data_json(event, data)
@@ -90,7 +95,10 @@ class Publisher(_Targets):
             return {}
         keys = history_keys(self.prefix, target)
         args = [channel, config["size"], config["ttlMs"], event, body, exclude or ""]
-        return position(self._script(keys=keys, args=args))
+        try:
+            return position(self.redis.evalsha(PUBLISH_SHA, 2, *keys, *args))
+        except redis.exceptions.NoScriptError:
+            return position(self.redis.eval(PUBLISH_LUA, 2, *keys, *args))
 
     def close(self) -> None:
         if self._owned:
@@ -103,7 +111,6 @@ class AsyncPublisher(_Targets):
         self.redis = redis.asyncio.Redis.from_url(redis_client) if self._owned else redis_client
         self.prefix = prefix
         self._config = _Config()
-        self._script = self.redis.register_script(PUBLISH_LUA)
 
     async def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> Dict[str, str]:
         body = data_json(event, data)
@@ -117,7 +124,10 @@ class AsyncPublisher(_Targets):
             return {}
         keys = history_keys(self.prefix, target)
         args = [channel, config["size"], config["ttlMs"], event, body, exclude or ""]
-        return position(await self._script(keys=keys, args=args))
+        try:
+            return position(await self.redis.evalsha(PUBLISH_SHA, 2, *keys, *args))
+        except redis.exceptions.NoScriptError:
+            return position(await self.redis.eval(PUBLISH_LUA, 2, *keys, *args))
 
     async def close(self) -> None:
         if self._owned:

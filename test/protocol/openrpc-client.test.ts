@@ -54,6 +54,6 @@ test('@open-rpc/client-js: auth, params by name and by position, errors, a batch
   assert.equal(((settled[2] as PromiseRejectedResult).reason as JSONRPCError).code, -32601)
 
   const notified = new Promise<unknown>(resolve => client.onNotification(resolve))
-  await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { orderId: 7 } })
-  assert.deepEqual(await notified, { jsonrpc: '2.0', method: 'rpc.event', params: { event: 'order.updated', data: { orderId: 7 }, target: 'user:42' } })
+  const position = await gw.app.ipc.publish({ target: 'user:42', event: 'order.updated', data: { orderId: 7 } })
+  assert.deepEqual(await notified, { jsonrpc: '2.0', method: 'rpc.event', params: { event: 'order.updated', data: { orderId: 7 }, target: 'user:42', ...position } })
 })
