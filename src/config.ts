@@ -40,6 +40,7 @@ export const OptionsSchema = Type.Object({
   jwt: Type.Optional(JwtOptions),
   apiKeys: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 16 }))),
   publicRooms: Type.Array(Type.String(), { default: [] }),
+  presenceEventRooms: Type.Array(Type.String(), { default: [], description: 'room patterns whose members hear presence.join / presence.leave' }),
   allowAnonymous: Type.Boolean({ default: false }),
   nodeId: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' })),
   prefix: Type.String({ default: 'ipc:' }),

@@ -11,6 +11,7 @@ import type { IpcApi } from './api.js'
 import type { Authenticator } from './auth.js'
 import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
+import { Control } from './control.js'
 import { Dispatcher } from './dispatcher.js'
 import { Hub } from './hub.js'
 import type { Metrics } from './metrics.js'
@@ -45,6 +46,7 @@ export class Gateway {
   readonly api: IpcApi
   private readonly registry: Registry
   private readonly hub: Hub
+  private readonly control: Control
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
   private readonly log: FastifyBaseLogger
@@ -61,7 +63,9 @@ export class Gateway {
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
     this.hub = new Hub(broker.presence, options, metrics, log)
-    const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
+    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
+    const admit = control.admit.bind(control)
+    const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.dispatcher = new Dispatcher({
       options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish
@@ -71,6 +75,10 @@ export class Gateway {
       method: (name, options, handler) => this.registry.define(name, options, handler as Handler),
       event: (name, spec) => this.registry.event(name, spec),
       publish,
+      subscribe: async target => await control.subscribe(target),
+      unsubscribe: async target => await control.unsubscribe(target),
+      disconnect: async target => await control.disconnect(target),
+      revoke: async revocation => await control.revoke(revocation),
       openrpc: () => this.openrpc()
     }
   }
@@ -81,7 +89,8 @@ export class Gateway {
     await broker.start({
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
-      state: up => metrics.brokerUp.set(up ? 1 : 0)
+      state: up => metrics.brokerUp.set(up ? 1 : 0),
+      control: cmd => this.control.apply(cmd)
     })
     registry.reload()
     hub.start()
@@ -113,6 +122,18 @@ export class Gateway {
       this.metrics.rejected.inc({ reason: 'unauthenticated' })
       throw err
     }
+  }
+
+  /** identify(), and the token must not be revoked (docs/protocol.md §2): what an upgrade's header goes through. */
+  async authorize (authorization: string): Promise<Identity> {
+    const identity = this.identify(authorization)
+    try {
+      await this.control.admit(identity)
+    } catch (err) {
+      this.metrics.rejected.inc({ reason: 'unauthenticated' })
+      throw err
+    }
+    return identity
   }
 
   /**

@@ -100,6 +100,12 @@ export class Hub {
     await this.presence.leave(entry(conn), room)
   }
 
+  /** this node's authenticated connections of a user, or the one connection with an id */
+  select ({ userId, connectionId }: { userId?: string, connectionId?: string }): Connection[] {
+    const found = connectionId !== undefined ? [this.connections.get(connectionId)] : [...(this.users.get(userId!) ?? [])]
+    return found.filter((conn): conn is Connection => conn?.state === 'authenticated' && (userId === undefined || conn.identity?.userId === userId))
+  }
+
   /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
   deliver (ev: DeliveredEvent): void {
     const sep = ev.target.indexOf(':')
