@@ -46,6 +46,8 @@ export const OptionsSchema = Type.Object({
   prefix: Type.String({ default: 'ipc:' }),
   redis: Type.Optional(Type.Unknown()),
   redisCluster: Type.Boolean({ default: false, description: '`redis` (a URL) names one node of a Redis Cluster' }),
+  adminKey: Type.Optional(Type.String({ minLength: 16, description: 'a key that opens the admin page (/admin); unset with adminRole unset = no admin page' })),
+  adminRole: Type.Optional(Type.String({ minLength: 1, description: 'a JWT role (`roles` claim) that opens the admin page' })),
   routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish' }),
   ...Limits
 }, { additionalProperties: false })

@@ -67,6 +67,8 @@ export const envHelp: Record<string, string> = {
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
   IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
+  IPC_ADMIN_KEY: 'a key (16+ characters) that opens the admin page at /admin; unset with IPC_ADMIN_ROLE unset = no admin page',
+  IPC_ADMIN_ROLE: 'a JWT role (`roles` claim) that opens the admin page at /admin',
   IPC_METHODS: 'module whose default export registers methods: (ipc, app) => void',
   IPC_NODE_ID: 'this node\'s id (random by default)',
   IPC_PREFIX: 'Redis key prefix (ipc:)',
@@ -188,6 +190,13 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
       options.apiKeys[name] = key
     }
   }
+  const adminKey = get('IPC_ADMIN_KEY')
+  if (adminKey !== undefined) {
+    if (adminKey.length < 16) throw new EnvError('IPC_ADMIN_KEY: must be at least 16 characters')
+    options.adminKey = adminKey
+  }
+  const adminRole = get('IPC_ADMIN_ROLE')
+  if (adminRole !== undefined) options.adminRole = adminRole
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
   const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))

@@ -20,6 +20,12 @@ export interface Keys {
   readonly control: string
   revokedUser (userId: string): string
   revokedToken (jti: string): string
+  /** a node's stats snapshot, and the set of nodes that published one (docs/protocol.md §9 Admin) */
+  adminNode (nodeId: string): string
+  readonly adminNodes: string
+  /** the channel of connection lookups, and the channel of a node's answers */
+  readonly adminAsk: string
+  adminAnswer (nodeId: string): string
 }
 
 export function keys (prefix = 'ipc:'): Keys {
@@ -40,7 +46,11 @@ export function keys (prefix = 'ipc:'): Keys {
     presenceSweeper: `${prefix}presence:sweeper`,
     control: `${prefix}control`,
     revokedUser: userId => `${prefix}revoked:user:${userId}`,
-    revokedToken: jti => `${prefix}revoked:jti:${jti}`
+    revokedToken: jti => `${prefix}revoked:jti:${jti}`,
+    adminNode: nodeId => `${prefix}admin:node:${nodeId}`,
+    adminNodes: `${prefix}admin:nodes`,
+    adminAsk: `${prefix}admin:ask`,
+    adminAnswer: nodeId => `${prefix}admin:answer:${nodeId}`
   }
 }
 

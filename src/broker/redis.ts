@@ -11,6 +11,7 @@ import { Catalog } from './redis-catalog.js'
 import { EventStream } from './redis-events.js'
 import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
+import { RedisAdmin } from './redis-admin.js'
 import { RedisControl } from './redis-control.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
@@ -44,6 +45,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   readonly nodeId: string
   readonly presence: RedisPresence
   readonly control: RedisControl
+  readonly admin: RedisAdmin
   readonly rpc: RpcTransport = this
   readonly events: EventBus = this
   readonly catalog: MethodCatalog = this
@@ -85,6 +87,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
       ttlMs: options.presenceTtlMs, eventRooms: options.presenceEventRooms ?? [], nodeId: this.nodeId, publish: async ev => await this.publish(ev)
     }, () => this.up, this.log)
     this.control = new RedisControl(redis, this.keys, () => this.up, cmd => this.listener?.control(cmd), this.log)
+    this.admin = new RedisAdmin(redis, this.keys, this.nodeId, () => this.workers.serviceNames(), userId => this.listener?.connectionsOf?.(userId) ?? null, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
   }
@@ -107,10 +110,11 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     let subscribed: Promise<void> = Promise.resolve()
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.keys.control) this.control.receive(message)
-      else void this.reload(message)
+      else if (channel === this.keys.catalog) void this.reload(message)
+      else this.admin.receive(channel, message)
     })
     sub.on('ready', () => {
-      subscribed = sub.subscribe(this.keys.catalog, this.keys.control).then(() => {
+      subscribed = sub.subscribe(this.keys.catalog, this.keys.control, ...this.admin.channels).then(() => {
         if (this.running && this.up) this.stale = true
       }, () => undefined)
     })

@@ -8,7 +8,8 @@ import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
 import { withTimeout } from '../timeout.js'
 import type { IpcApi } from './api.js'
-import type { Authenticator } from './auth.js'
+import { type Authenticator, sameSecret } from './auth.js'
+import { Admin } from './admin.js'
 import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
 import { Control } from './control.js'
@@ -44,6 +45,8 @@ export class Gateway {
   readonly metrics: Metrics
   /** `app.ipc` */
   readonly api: IpcApi
+  /** the admin page's counters and questions (docs/protocol.md §10) */
+  readonly admin: Admin
   private readonly registry: Registry
   private readonly hub: Hub
   private readonly control: Control
@@ -67,8 +70,9 @@ export class Gateway {
     const admit = control.admit.bind(control)
     const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
+    this.admin = new Admin({ hub: this.hub, broker, registry: this.registry, options, log })
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish
+      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, stats: this.admin.stats, log, publish
     })
     this.api = {
       nodeId: broker.nodeId,
@@ -90,10 +94,12 @@ export class Gateway {
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
       state: up => metrics.brokerUp.set(up ? 1 : 0),
-      control: cmd => this.control.apply(cmd)
+      control: cmd => this.control.apply(cmd),
+      connectionsOf: userId => this.admin.localConnections(userId)
     })
     registry.reload()
     hub.start()
+    this.admin.start()
   }
 
   /** true once drain() began: new sockets and requests are refused */
@@ -137,6 +143,27 @@ export class Gateway {
   }
 
   /**
+   * Whether a request's `Authorization` header opens the admin page: `Bearer <adminKey>`, or a JWT
+   * (not revoked) whose `roles` hold `adminRole` (docs/protocol.md §10). Refusals are not counted
+   * as refused connections.
+   */
+  async isAdmin (authorization: string | undefined): Promise<boolean> {
+    const { adminKey, adminRole } = this.options
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
+    if (token === undefined) return false
+    if (adminKey !== undefined && sameSecret(token, adminKey)) return true
+    if (adminRole === undefined) return false
+    try {
+      const identity = this.auth.authenticate(token)
+      if (identity.kind !== 'user' || !identity.roles.includes(adminRole)) return false
+      await this.control.admit(identity)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
    * Takes an open WebSocket: answers its frames from now on, and closes it with 4029 over a
    * connection cap. Without an identity the socket has authTimeoutMs to call rpc.auth.
    */
@@ -175,6 +202,7 @@ export class Gateway {
   /** Stops the heartbeat and the broker; call after drain(). */
   async close (): Promise<void> {
     this.hub.stop()
+    this.admin.stop()
     await this.broker.close()
   }
 }

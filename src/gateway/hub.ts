@@ -16,8 +16,9 @@ type Limits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerUser' |
 
 export class Hub {
   readonly connections = new Map<string, Connection>()
-  private readonly users = new Map<string, Set<Connection>>()
-  private readonly rooms = new Map<string, Set<Connection>>()
+  /** authenticated connections by user, and by room (read by the admin page's snapshot too) */
+  readonly users = new Map<string, Set<Connection>>()
+  readonly rooms = new Map<string, Set<Connection>>()
   private readonly ips = new Map<string, number>()
   private heartbeat: NodeJS.Timeout | null = null
   draining = false
