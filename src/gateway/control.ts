@@ -47,6 +47,18 @@ export class Control {
     if (await this.deps.bus.revoked(claimsOf(identity))) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Invalid token: revoked')
   }
 
+  /** Closes with 4003 this node's connections whose tokens were revoked: after an outage of the broker. */
+  async recheck (): Promise<void> {
+    await Promise.all([...this.deps.hub.connections.values()].map(async conn => {
+      if (conn.state !== 'authenticated' || conn.identity === null) return
+      try {
+        await this.admit(conn.identity)
+      } catch {
+        conn.close(CloseCode.TOKEN_EXPIRED, 'token revoked')
+      }
+    }))
+  }
+
   /** A command from any node, applied to this node's connections. */
   apply (cmd: ControlCommand): void {
     const { hub, log, options } = this.deps

@@ -35,6 +35,8 @@ export interface Peer {
   identity?: Identity
 }
 
+/** how long a closing node waits for its last presence updates */
+const FLUSH_MS = 2000
 const drainTimedOut = (ms: number): Error => new Error(`requests still in flight after ${ms} ms`)
 const noRemoteMethods: ReadonlyMap<string, MethodSpec> = new Map()
 
@@ -89,7 +91,11 @@ export class Gateway {
     await broker.start({
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
-      state: up => metrics.brokerUp.set(up ? 1 : 0),
+      state: up => {
+        metrics.brokerUp.set(up ? 1 : 0)
+        // revocations sent while this node could not hear them: its connections are checked again
+        if (up) void this.control.recheck()
+      },
       control: cmd => this.control.apply(cmd)
     })
     registry.reload()
@@ -175,6 +181,8 @@ export class Gateway {
   /** Stops the heartbeat and the broker; call after drain(). */
   async close (): Promise<void> {
     this.hub.stop()
+    // the last connections' presence.leave events go out before the broker closes
+    await withTimeout(this.hub.flushed(), FLUSH_MS, () => new Error('presence updates still under way')).catch((err: Error) => this.log.warn(err.message))
     await this.broker.close()
   }
 }

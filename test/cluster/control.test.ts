@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
 import { API_KEY, TestClient, token } from '../helper.js'
 import { type GatewayProcess, methodListed, startGatewayProcess, until } from '../helpers/processes.js'
 import { type Cluster, connect, publishHttp, startCluster } from './cluster.js'
@@ -147,4 +148,19 @@ test('disconnect and revoke close the right connections on both nodes; a restart
   t.after(async () => await again.close())
   assert.equal((await again.call('rpc.auth', { token: token({ sub: 'ivy', jti: 'stolen' }) })).error?.code, -32001, 'the stolen jti at rpc.auth')
   assert.equal((await again.call('rpc.auth', { token: token({ sub: 'ivy', jti: 'fine' }) })).error, undefined, 'another jti passes')
+})
+
+test('a revocation a node could not hear (cut off from Redis) closes its connections once it is back', { timeout: 30000 }, async (t) => {
+  const [a] = cluster.gateways
+  const zoe = await connectAs(t, a, { sub: 'zoe' })
+  const other = await connectAs(t, a, { sub: 'yan' })
+  const redis = new Redis(cluster.redis.url)
+  t.after(() => redis.disconnect())
+  // stored as a publisher stores it, but the channel's message never sent: as if A missed it
+  await redis.set('ipc:revoked:user:zoe', String(Date.now()), 'PX', 60000)
+  await sleep(200)
+  assert.equal((await zoe.call('rpc.ping')).error, undefined, 'nothing told A yet')
+  await redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes') // every node loses Redis for a moment
+  assert.deepEqual(await zoe.closed, { code: 4003, reason: 'token revoked' })
+  assert.equal((await other.call('rpc.ping')).error, undefined)
 })
