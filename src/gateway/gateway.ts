@@ -65,6 +65,11 @@ export class Gateway {
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
     this.hub = new Hub(broker.presence, options, metrics, log)
+    if (options.presenceEventRooms.length > 0) {
+      const data = { type: 'object', properties: { room: { type: 'string' }, userId: { type: 'string' } }, required: ['room', 'userId'] }
+      this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
+      this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
+    }
     const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
     const admit = control.admit.bind(control)
     const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })

@@ -49,7 +49,8 @@ test('presence.join / presence.leave: once per user, not per tab, and only in pr
   await tab1.call('rpc.leave', { room: 'chat:1' })
   await tab2.close()
   assert.deepEqual((await presence(watcher, 'presence.leave', 'ada')).data, { room: 'chat:1', userId: 'ada' })
-  await watcher.call('rpc.ping')
+  const events = (await watcher.call('rpc.discover')).result['x-events'] as Array<{ name: string }>
+  assert.deepEqual(events.map(e => e.name).filter(n => n.startsWith('presence.')), ['presence.join', 'presence.leave'], 'declared for rpc.discover')
   assert.deepEqual(presenceEvents(watcher, 'w'), [], 'no second join for the second tab, nothing for the lobby')
 })
 
