@@ -2,6 +2,7 @@
 // server-side control for backends that do not speak Redis, authorized by an API key.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
+import type { Static, TSchema } from 'typebox'
 import { DisconnectBody, RevokeBody, SubscribeBody } from '../src/protocol/control.js'
 import type { Authenticator } from '../src/gateway/auth.js'
 import type { IpcApi } from '../src/gateway/api.js'
@@ -13,10 +14,10 @@ export default async function controlRoutes (fastify: FastifyInstance, { api, au
   const preValidation = requireApiKey(auth)
   // Each answers 200 {} once every node was told; a body the schema takes but that does not make
   // sense (both userId and connectionId, say) is 400 with the reason, as a malformed one is.
-  const route = <B>(path: string, body: B, run: (body: any) => Promise<void>): void => {
-    app.post(path, { schema: { body: body as typeof SubscribeBody }, preValidation }, async (request, reply) => {
+  const route = <S extends TSchema>(path: string, body: S, run: (body: Static<S>) => Promise<void>): void => {
+    app.post(path, { schema: { body }, preValidation }, async (request, reply) => {
       try {
-        await run(request.body)
+        await run(request.body as Static<S>)
         return {}
       } catch (err) {
         return await replyError(reply, err)
