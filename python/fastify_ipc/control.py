@@ -66,8 +66,8 @@ def membership(op: str, room: str, user_id: Any, connection_id: Any) -> Command:
 def disconnection(user_id: Any, connection_id: Any, code: Optional[int], reason: Optional[str]) -> Command:
     command: Dict[str, Any] = {"op": "disconnect", **_target(user_id, connection_id)}
     if code is not None:
-        if isinstance(code, bool) or not isinstance(code, int) or not (code == 1000 or 3000 <= code <= 4999):
-            raise _problem(f"code must be 1000 or 3000-4999, not {code!r}")
+        if isinstance(code, bool) or not isinstance(code, int) or not (code in (1000, 1008) or 3000 <= code <= 4999):
+            raise _problem(f"code must be 1000, 1008 or 3000-4999, not {code!r}")
         command["code"] = code
     if reason is not None:
         if not isinstance(reason, str) or len(reason) > 123:
@@ -115,7 +115,7 @@ class _Control:
 
     def disconnect(self, *, user_id: Any = None, connection_id: Optional[str] = None,
                    code: Optional[int] = None, reason: Optional[str] = None) -> Any:
-        """Closes them with ``code`` (1000 or 3000-4999; 4000 by default) and ``reason``."""
+        """Closes them with ``code`` (1000, 1008 or 3000-4999; 4000 by default) and ``reason``."""
         return self._control(disconnection(user_id, connection_id, code, reason))
 
     def revoke(self, *, user_id: Any = None, before: Moment = None, jti: Optional[str] = None, expires_at: Moment = None) -> Any:

@@ -114,7 +114,7 @@ def test_the_async_publisher_and_worker_handlers_of_both_kinds(gateway, redis_ur
     (lambda p: p.subscribe("py:1"), "exactly one of user_id and connection_id"),
     (lambda p: p.subscribe("py:1", user_id="a", connection_id="b"), "exactly one of user_id and connection_id"),
     (lambda p: p.subscribe("a b", user_id="a"), "room must be"),
-    (lambda p: p.disconnect(user_id="a", code=1006), "code must be 1000 or 3000-4999"),
+    (lambda p: p.disconnect(user_id="a", code=1006), "code must be 1000, 1008 or 3000-4999"),
     (lambda p: p.disconnect(user_id="a", reason="x" * 200), "reason must be"),
     (lambda p: p.revoke(), "exactly one of user_id and jti"),
     (lambda p: p.revoke(jti="j", before=1), "before goes with user_id"),

@@ -8,8 +8,11 @@ import { RoomName, validationErrors, type Validator } from './frames.js'
 
 const Id = Type.String({ minLength: 1, maxLength: 256 })
 const EpochMs = Type.Integer({ minimum: 0 })
-/** what a server may close a socket with: 1000, or the codes kept for applications and libraries */
-export const DisconnectCode = Type.Union([Type.Literal(1000), Type.Integer({ minimum: 3000, maximum: 4999 })])
+/**
+ * What a backend may close a socket with: 1000, 1008 (policy: the project's clients stop rather than
+ * reconnect), or the codes kept for libraries and applications.
+ */
+export const DisconnectCode = Type.Union([Type.Literal(1000), Type.Literal(1008), Type.Integer({ minimum: 3000, maximum: 4999 })])
 
 /** the connections a command acts on: every connection of a user, or one connection */
 const Who = { userId: Type.Optional(Id), connectionId: Type.Optional(Id) }

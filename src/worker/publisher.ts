@@ -77,7 +77,7 @@ export class Publisher {
     await sendControl(this.redis, this.keys, controlCommand('unsubscribe', target))
   }
 
-  /** Closes them with `code` (1000 or 3000-4999; 4000 by default) and `reason`. */
+  /** Closes them with `code` (1000, 1008 or 3000-4999; 4000 by default) and `reason`. */
   async disconnect (target: DisconnectBody): Promise<void> {
     await sendControl(this.redis, this.keys, controlCommand('disconnect', target))
   }

@@ -123,8 +123,8 @@ test('disconnect and revoke close the right connections on both nodes; a restart
   const caller = await connect(t, a, 'backend-user')
   const frank = [await connect(t, a, 'frank'), await connect(t, b, 'frank')]
   const gina = [await connect(t, a, 'gina'), await connect(t, b, 'gina')]
-  assert.equal((await post(a, '/api/disconnect', { userId: 'frank', code: 4100, reason: 'banned' })).status, 200)
-  for (const c of frank) assert.deepEqual(await c.closed, { code: 4100, reason: 'banned' })
+  assert.equal((await post(a, '/api/disconnect', { userId: 'frank', code: 1008, reason: 'banned' })).status, 200)
+  for (const c of frank) assert.deepEqual(await c.closed, { code: 1008, reason: 'banned' })
   await fromWorker(caller, 'disconnect', { connectionId: gina[1].connectionId })
   assert.deepEqual(await gina[1].closed, { code: 4000, reason: 'disconnected' })
   assert.equal((await gina[0].call('rpc.ping')).error, undefined, 'gina\'s other connection stays')

@@ -97,6 +97,7 @@ test('HTTP control: a bad body is 400 with the reason, a missing or wrong key 40
     ['/api/subscribe', { room: 'chat:1' }, /exactly one of userId and connectionId/],
     ['/api/unsubscribe', { userId: 'ada', room: 'chat:1', extra: 1 }, /extra|additional/i],
     ['/api/disconnect', { userId: 'ada', code: 1006 }, /code/],
+    ['/api/disconnect', { userId: 'ada', code: 2999 }, /code/],
     ['/api/disconnect', { userId: 'ada', reason: 'x'.repeat(200) }, /reason/],
     ['/api/revoke', {}, /exactly one of userId and jti/],
     ['/api/revoke', { jti: 'j', before: 1 }, /before goes with userId/],
