@@ -20,6 +20,7 @@ import metricsRoute from '../routes/metrics.js'
 import openrpcRoute from '../routes/openrpc.js'
 import publishRoute from '../routes/publish.js'
 import adminRoute from '../routes/admin.js'
+import controlRoutes from '../routes/control.js'
 
 async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): Promise<void> {
   const options = resolveOptions(input)
@@ -41,6 +42,7 @@ async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): 
     await scope.register(openrpcRoute, { gateway })
     await scope.register(publishRoute, { gateway, auth })
     if (options.adminKey !== undefined || options.adminRole !== undefined) await scope.register(adminRoute, { gateway })
+    await scope.register(controlRoutes, { api: gateway.api, auth })
   })
 }
 

@@ -40,7 +40,7 @@ export const OptionsSchema = Type.Object({
   jwt: Type.Optional(JwtOptions),
   apiKeys: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 16 }))),
   publicRooms: Type.Array(Type.String(), { default: [] }),
-  presenceEventRooms: Type.Array(Type.String(), { default: [], description: 'room patterns whose members hear presence.join / presence.leave' }),
+  presenceEventRooms: Type.Array(Type.String({ pattern: '^[^*|\\s]*\\*?$' }), { default: [], description: 'room patterns whose members hear presence.join / presence.leave' }),
   allowAnonymous: Type.Boolean({ default: false }),
   nodeId: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' })),
   prefix: Type.String({ default: 'ipc:' }),
@@ -48,7 +48,7 @@ export const OptionsSchema = Type.Object({
   redisCluster: Type.Boolean({ default: false, description: '`redis` (a URL) names one node of a Redis Cluster' }),
   adminKey: Type.Optional(Type.String({ minLength: 16, description: 'a key that opens the admin page (/admin); unset with adminRole unset = no admin page' })),
   adminRole: Type.Optional(Type.String({ minLength: 1, description: 'a JWT role (`roles` claim) that opens the admin page' })),
-  routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish' }),
+  routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish and the /api control routes' }),
   ...Limits
 }, { additionalProperties: false })
 

@@ -66,6 +66,7 @@ export const envHelp: Record<string, string> = {
   IPC_JWT_AUDIENCE: 'required `aud` claim',
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
+  IPC_PRESENCE_EVENT_ROOMS: 'comma-separated room patterns whose members hear presence.join / presence.leave (none)',
   IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
   IPC_ADMIN_KEY: 'a key (16+ characters) that opens the admin page at /admin; unset with IPC_ADMIN_ROLE unset = no admin page',
   IPC_ADMIN_ROLE: 'a JWT role (`roles` claim) that opens the admin page at /admin',
@@ -199,6 +200,11 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   if (adminRole !== undefined) options.adminRole = adminRole
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
+  const eventRooms = list('IPC_PRESENCE_EVENT_ROOMS')
+  for (const p of eventRooms ?? []) {
+    if (/[|\s]/.test(p) || p.indexOf('*') < p.length - 1) throw new EnvError(`IPC_PRESENCE_EVENT_ROOMS: "${p}" is not a room pattern (a room name, prefix:*, or *)`)
+  }
+  if (eventRooms !== undefined) options.presenceEventRooms = eventRooms
   const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))
   if (anon !== undefined) options.allowAnonymous = anon
   const nodeId = get('IPC_NODE_ID')

@@ -38,6 +38,9 @@ const LEAVE_SCRIPT = `local n = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.cal
 if n > 0 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
 return 0`
 
+/** rooms swept at once */
+const SWEEP_BATCH = 100
+
 /** KEYS[1] the lock; ARGV node id, ms. Taken when free, kept by its holder: 1 when this node holds it. */
 const LOCK_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -144,6 +147,15 @@ export class RedisPresence implements PresenceStore {
     if (last === 1) await this.options.publish(presenceEvent('leave', room, userId))
   }
 
+  private async sweepRoom (room: string, now: number): Promise<void> {
+    const roomKey = this.keys.presenceRoom(room)
+    const expired = await this.redis.zrangebyscore(roomKey, '-inf', now)
+    const users = new Set(expired.map(m => m.slice(0, m.lastIndexOf('|'))))
+    await Promise.all([...users].map(async userId => await this.left(room, userId, '')))
+    if (expired.length > 0) await this.redis.zrem(roomKey, ...expired)
+    if (await this.redis.zcard(roomKey) === 0) await this.redis.zrem(this.keys.presenceEventRooms, room)
+  }
+
   /**
    * The members of crashed nodes: in each room of presenceEventRooms, the expired members are
    * removed, and presence.leave sent for each user whose last connection that was. One node at a
@@ -155,13 +167,10 @@ export class RedisPresence implements PresenceStore {
     try {
       if (await this.redis.eval(LOCK_SCRIPT, 1, this.keys.presenceSweeper, this.options.nodeId, lockMs) !== 1) return
       const now = Date.now()
-      for (const room of await this.redis.zrange(this.keys.presenceEventRooms, 0, -1)) {
-        const roomKey = this.keys.presenceRoom(room)
-        const expired = await this.redis.zrangebyscore(roomKey, '-inf', now)
-        const users = new Set(expired.map(m => m.slice(0, m.lastIndexOf('|'))))
-        await Promise.all([...users].map(async userId => await this.left(room, userId, '')))
-        if (expired.length > 0) await this.redis.zrem(roomKey, ...expired)
-        if (await this.redis.zcard(roomKey) === 0) await this.redis.zrem(this.keys.presenceEventRooms, room)
+      const rooms = await this.redis.zrange(this.keys.presenceEventRooms, 0, -1)
+      // a batch of rooms at a time: their commands go out together
+      for (let i = 0; i < rooms.length; i += SWEEP_BATCH) {
+        await Promise.all(rooms.slice(i, i + SWEEP_BATCH).map(async room => await this.sweepRoom(room, now)))
       }
     } catch (err) {
       this.log.debug({ err }, 'presence sweep failed')

@@ -22,7 +22,7 @@ export interface IpcApi {
   subscribe (target: SubscribeBody): Promise<void>
   /** takes the connections out of `room`, as rpc.leave would */
   unsubscribe (target: SubscribeBody): Promise<void>
-  /** closes the connections with `code` (1000 or 3000-4999; 4000 by default) and `reason` */
+  /** closes the connections with `code` (1000, 1008 or 3000-4999; 4000 by default) and `reason` */
   disconnect (target: DisconnectBody): Promise<void>
   /**
    * Refuses a user's tokens issued before `before` (now by default), or one token by `jti`, on

@@ -5,11 +5,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ControlBus } from '../broker/types.js'
 import type { Identity, ResolvedOptions } from '../config.js'
 import {
-  type ControlCommand, covers, DISCONNECT_CODE, type DisconnectBody, controlValidators, revokeCommand,
-  type RevokeBody, revokeProblem, type SubscribeBody, targetProblem, type TokenClaims
+  type ControlCommand, controlCommand, covers, DISCONNECT_CODE, type DisconnectBody, type RevokeBody,
+  type SubscribeBody, type TokenClaims
 } from '../protocol/control.js'
-import { CloseCode, ErrorCode, RpcError, invalidParams } from '../protocol/errors.js'
-import { validationErrors, type Validator } from '../protocol/frames.js'
+import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
 import type { Connection } from './connection.js'
 import type { Hub } from './hub.js'
 
@@ -25,27 +24,39 @@ export class Control {
 
   /** Puts every connection of a user, or one connection, into a room, on whichever node it is. */
   async subscribe (body: SubscribeBody): Promise<void> {
-    await this.deps.bus.send({ op: 'subscribe', ...checked(controlValidators.subscribe, body, targetProblem) })
+    await this.deps.bus.send(controlCommand('subscribe', body))
   }
 
   async unsubscribe (body: SubscribeBody): Promise<void> {
-    await this.deps.bus.send({ op: 'unsubscribe', ...checked(controlValidators.subscribe, body, targetProblem) })
+    await this.deps.bus.send(controlCommand('unsubscribe', body))
   }
 
   /** Closes every connection of a user, or one connection, with `code` (4000) and `reason`. */
   async disconnect (body: DisconnectBody): Promise<void> {
-    await this.deps.bus.send({ op: 'disconnect', ...checked(controlValidators.disconnect, body, targetProblem) })
+    await this.deps.bus.send(controlCommand('disconnect', body))
   }
 
   /** Refuses a user's tokens issued before `before`, or one token by `jti`, and closes their connections with 4003. */
   async revoke (body: RevokeBody): Promise<void> {
-    await this.deps.bus.send(revokeCommand(checked(controlValidators.revoke, body, b => revokeProblem(b))))
+    await this.deps.bus.send(controlCommand('revoke', body))
   }
 
   /** Throws -32001 when the token behind an identity was revoked; API keys are never revoked. */
   async admit (identity: Identity): Promise<void> {
     if (identity.kind !== 'user') return
     if (await this.deps.bus.revoked(claimsOf(identity))) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Invalid token: revoked')
+  }
+
+  /** Closes with 4003 this node's connections whose tokens were revoked: after an outage of the broker. */
+  async recheck (): Promise<void> {
+    await Promise.all([...this.deps.hub.connections.values()].map(async conn => {
+      if (conn.state !== 'authenticated' || conn.identity === null) return
+      try {
+        await this.admit(conn.identity)
+      } catch {
+        conn.close(CloseCode.TOKEN_EXPIRED, 'token revoked')
+      }
+    }))
   }
 
   /** A command from any node, applied to this node's connections. */
@@ -86,13 +97,6 @@ export class Control {
 }
 
 const claimsOf = (identity: Identity): TokenClaims => ({ userId: identity.userId, iat: identity.claims.iat, jti: identity.claims.jti })
-
-function checked<T> (validator: Validator, body: T, problem: (body: T) => string | null): T {
-  if (!validator.Check(body)) throw invalidParams('Invalid params', { errors: validationErrors(validator, body) })
-  const why = problem(body)
-  if (why !== null) throw invalidParams(`Invalid params: ${why}`)
-  return body
-}
 
 /** A close reason is at most 123 bytes of UTF-8: cut whole characters until it fits. */
 function closeReason (reason: string): string {

@@ -36,6 +36,8 @@ export interface Peer {
   identity?: Identity
 }
 
+/** how long a closing node waits for its last presence updates */
+const FLUSH_MS = 2000
 const drainTimedOut = (ms: number): Error => new Error(`requests still in flight after ${ms} ms`)
 const noRemoteMethods: ReadonlyMap<string, MethodSpec> = new Map()
 
@@ -66,6 +68,11 @@ export class Gateway {
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
     this.hub = new Hub(broker.presence, options, metrics, log)
+    if (options.presenceEventRooms.length > 0) {
+      const data = { type: 'object', properties: { room: { type: 'string' }, userId: { type: 'string' } }, required: ['room', 'userId'] }
+      this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
+      this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
+    }
     const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
     const admit = control.admit.bind(control)
     const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })
@@ -93,7 +100,11 @@ export class Gateway {
     await broker.start({
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
-      state: up => metrics.brokerUp.set(up ? 1 : 0),
+      state: up => {
+        metrics.brokerUp.set(up ? 1 : 0)
+        // revocations sent while this node could not hear them: its connections are checked again
+        if (up) void this.control.recheck()
+      },
       control: cmd => this.control.apply(cmd),
       connectionsOf: userId => this.admin.localConnections(userId)
     })
@@ -203,6 +214,8 @@ export class Gateway {
   async close (): Promise<void> {
     this.hub.stop()
     this.admin.stop()
+    // the last connections' presence.leave events go out before the broker closes
+    await withTimeout(this.hub.flushed(), FLUSH_MS, () => new Error('presence updates still under way')).catch((err: Error) => this.log.warn(err.message))
     await this.broker.close()
   }
 }

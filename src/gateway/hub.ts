@@ -20,6 +20,8 @@ export class Hub {
   readonly users = new Map<string, Set<Connection>>()
   readonly rooms = new Map<string, Set<Connection>>()
   private readonly ips = new Map<string, number>()
+  /** presence updates under way, which a closing node waits for (they say presence.leave) */
+  private readonly updating = new Set<Promise<void>>()
   private heartbeat: NodeJS.Timeout | null = null
   draining = false
 
@@ -170,8 +172,14 @@ export class Hub {
     }
   }
 
+  /** Resolves once the presence updates under way are done, so the broker is not closed under them. */
+  async flushed (): Promise<void> {
+    await Promise.all(this.updating)
+  }
+
   private background (p: Promise<void>): void {
-    p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed'))
+    const done = p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed')).finally(() => this.updating.delete(done))
+    this.updating.add(done)
   }
 }
 

@@ -3,12 +3,16 @@
 // the commands every node reads on the control channel.
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { RoomName } from './frames.js'
+import { invalidParams } from './errors.js'
+import { RoomName, validationErrors, type Validator } from './frames.js'
 
 const Id = Type.String({ minLength: 1, maxLength: 256 })
 const EpochMs = Type.Integer({ minimum: 0 })
-/** what a server may close a socket with: 1000, or the codes kept for applications and libraries */
-export const DisconnectCode = Type.Union([Type.Literal(1000), Type.Integer({ minimum: 3000, maximum: 4999 })])
+/**
+ * What a backend may close a socket with: 1000, 1008 (policy: the project's clients stop rather than
+ * reconnect), or the codes kept for libraries and applications.
+ */
+export const DisconnectCode = Type.Union([Type.Literal(1000), Type.Literal(1008), Type.Integer({ minimum: 3000, maximum: 4999 })])
 
 /** the connections a command acts on: every connection of a user, or one connection */
 const Who = { userId: Type.Optional(Id), connectionId: Type.Optional(Id) }
@@ -104,4 +108,18 @@ export function covers (revocation: { userId?: string, before?: number, jti?: st
   if (revocation.jti !== undefined) return token.jti === revocation.jti
   if (revocation.userId !== token.userId) return false
   return typeof token.iat !== 'number' || token.iat * 1000 < (revocation.before ?? Infinity)
+}
+
+type Bodies = { subscribe: SubscribeBody, unsubscribe: SubscribeBody, disconnect: DisconnectBody, revoke: RevokeBody }
+
+/**
+ * The command for a control call's body, checked: -32602 with the reason (`data.errors` for what the
+ * schema says) for a bad one. A revocation gets its defaults here, where it is sent.
+ */
+export function controlCommand<Op extends keyof Bodies> (op: Op, body: Bodies[Op]): ControlCommand {
+  const validator: Validator = op === 'revoke' ? controlValidators.revoke : op === 'disconnect' ? controlValidators.disconnect : controlValidators.subscribe
+  if (!validator.Check(body)) throw invalidParams('Invalid params', { errors: validationErrors(validator, body) })
+  const why = op === 'revoke' ? revokeProblem(body as RevokeBody) : targetProblem(body)
+  if (why !== null) throw invalidParams(`Invalid params: ${why}`)
+  return op === 'revoke' ? revokeCommand(body as RevokeBody) : { op, ...body } as ControlCommand
 }
