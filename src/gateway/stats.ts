@@ -56,10 +56,20 @@ export class NodeStats {
   tick (state: NodeState, now = Date.now()): NodeSnapshot {
     const h = this.history
     const second = Math.floor(now / 1000)
-    // a late timer leaves gaps: seconds without a tick count nothing
-    if (h.end !== 0) for (let s = h.end + 1; s < second; s++) this.push(0, 0, h.connections.at(-1) ?? 0)
     const { pending, authenticated } = state.connections
-    this.push(this.calls - this.counted.calls, this.errors - this.counted.errors, pending + authenticated)
+    const calls = this.calls - this.counted.calls
+    const errors = this.errors - this.counted.errors
+    const last = h.calls.length - 1
+    if (second === h.end && last >= 0) {
+      // two ticks in one second (the timer drifts): one entry
+      h.calls[last] += calls
+      h.errors[last] += errors
+      h.connections[last] = pending + authenticated
+    } else {
+      // a late timer leaves gaps: seconds without a tick count nothing
+      if (h.end !== 0) for (let s = h.end + 1; s < second; s++) this.push(0, 0, h.connections.at(-1) ?? 0)
+      this.push(calls, errors, pending + authenticated)
+    }
     h.end = second
     this.counted = { calls: this.calls, errors: this.errors }
     this.past.push(new Map([...this.methods].map(([name, c]) => [name, copy(c)])))

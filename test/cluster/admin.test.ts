@@ -1,7 +1,7 @@
 // The admin page in headless Chromium against two gateway processes, a worker and real traffic
 // (docs/protocol.md §10): refused without the key; with it, its numbers are the traffic sent and
 // what each node's /metrics says; a user's connections found across nodes and one disconnected;
-// dead letters re-queued (and run by the worker) or dropped. Takes a screenshot under load
+// dead letters re-queued (and run by the worker) or dropped; a stopped node leaves the page. Takes a screenshot under load
 // (docs/images/admin.png when ADMIN_SCREENSHOT=1, with ADMIN_SCREENSHOT_SECONDS of load first).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -197,5 +197,10 @@ test('the page shows every node\'s connections and calls as sent and as /metrics
   await Promise.all(load)
   assert.ok(int(await page.locator('#kpi-rate').innerText()) > 0)
   assert.equal(await page.locator(`#dead-letters tr[data-entry="${crashed}"]`).count(), 1)
+
+  // a node that stops drops out of the page within its snapshot's 5 s
+  await b.kill()
+  await until(async () => await page.locator('#nodes tr[data-node]').count() === 1, 10000, 'node-b to leave the page')
+  assert.equal(await page.locator('#kpi-nodes').innerText(), '1')
   assert.deepEqual(pageErrors, [])
 })
