@@ -1,8 +1,9 @@
 // The admin page in headless Chromium against two gateway processes, a worker and real traffic
 // (docs/protocol.md §10): refused without the key; with it, its numbers are the traffic sent and
 // what each node's /metrics says; a user's connections found across nodes and one disconnected;
-// dead letters re-queued (and run by the worker) or dropped; a stopped node leaves the page. Takes a screenshot under load
-// (docs/images/admin.png when ADMIN_SCREENSHOT=1, with ADMIN_SCREENSHOT_SECONDS of load first).
+// dead letters re-queued (and run by the worker) or dropped; a stopped node leaves the page.
+// Takes a screenshot under load (docs/images/admin.png when ADMIN_SCREENSHOT=1, after
+// ADMIN_SCREENSHOT_SECONDS of load).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
