@@ -19,7 +19,7 @@ export default async function adminRoute (fastify: FastifyInstance, { gateway }:
   const serve = async (reply: FastifyReply, file: typeof files[number]): Promise<FastifyReply> =>
     await reply.type(file.type).header('cache-control', 'no-cache').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').send(file.body)
   // relative links: the page works under any prefix a proxy puts before /admin/
-  fastify.get('/admin', async (_request, reply) => await reply.redirect('/admin/'))
+  fastify.get('/admin', async (_request, reply) => await reply.redirect('admin/'))
   fastify.get('/admin/', async (_request, reply) => await serve(reply, files[0]))
   for (const file of files.slice(1)) fastify.get(`/admin/${file.name}`, async (_request, reply) => await serve(reply, file))
 
@@ -34,9 +34,9 @@ export default async function adminRoute (fastify: FastifyInstance, { gateway }:
       const rpc = RpcError.of(err)
       if (rpc?.code === ErrorCode.UNAVAILABLE) return await reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: rpc.message })
       if (rpc?.code === ErrorCode.INVALID_PARAMS) return await reply.code(400).send({ error: 'Bad Request', message: rpc.message })
-      // Redis failing mid-request is the gateway's trouble of the moment, not a bug
+      // most likely Redis failing mid-request: the gateway's trouble of the moment
       scope.log.warn({ err }, 'admin request failed')
-      return await reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: 'Redis did not answer' })
+      return await reply.code(503).header('retry-after', '1').send({ error: 'Service Unavailable', message: `the admin data could not be read: ${(err as Error).message}` })
     })
     const service = (params: Params): string => {
       if (!SERVICE.test(params.service)) throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params: not a service name')

@@ -92,8 +92,9 @@ export class RedisAdmin implements AdminStore {
     if (expected.size === 0) return found
     await new Promise<void>(resolve => {
       const timer = setTimeout(resolve, ASK_TIMEOUT_MS)
-      this.asking.set(id, { expected, found, done: () => { clearTimeout(timer); resolve() } })
-      this.redis.publish(this.keys.adminAsk, JSON.stringify({ id, userId, reply: this.answerChannel })).catch(() => resolve())
+      const done = (): void => { clearTimeout(timer); resolve() }
+      this.asking.set(id, { expected, found, done })
+      this.redis.publish(this.keys.adminAsk, JSON.stringify({ id, userId, reply: this.answerChannel })).catch(done)
     })
     this.asking.delete(id)
     return found

@@ -40,7 +40,7 @@ test('the page is served with a strict Content-Security-Policy; the overview and
   t.after(() => gw.close())
   const redirect = await fetch(`${gw.http}/admin`, { redirect: 'manual' })
   assert.equal(redirect.status, 302)
-  assert.equal(redirect.headers.get('location'), '/admin/')
+  assert.equal(redirect.headers.get('location'), 'admin/')
   const page = await fetch(`${gw.http}/admin/`)
   assert.equal(page.status, 200)
   assert.match(page.headers.get('content-type')!, /^text\/html/)
