@@ -100,7 +100,7 @@ test('Redis stops under traffic and comes back: fast failures, then recovery wit
   }
   t.diagnostic(`calls succeed again ${Date.now() - restartedAt} ms after Redis restarted`)
   await until(async () => await raw.zcount('ipc:workers:calc', Date.now(), '+inf') === 2, 3000, 'both workers to heartbeat again')
-  assert.deepEqual(Object.keys(await raw.hgetall('ipc:methods:calc')).sort(), ['calc.crash', 'calc.echo', 'calc.hold', 'calc.notify', 'calc.record', 'calc.runs', 'calc.slow'])
+  assert.deepEqual(Object.keys(await raw.hgetall('ipc:methods:calc')).sort(), ['calc.control', 'calc.crash', 'calc.echo', 'calc.hold', 'calc.notify', 'calc.record', 'calc.runs', 'calc.slow'])
 
   // Redis came back empty and `late` has not published its methods again yet: the gateways still
   // know them, and answer -32050 (no live worker), not -32601 (no such method).
