@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Frame, TestClient } from '../helper.js'
 import { type GatewayProcess, methodListed, until } from '../helpers/processes.js'
-import { type Cluster, connect, publishHttp, startCluster } from './cluster.js'
+import { type Cluster, connect, postApi, publishHttp, startCluster } from './cluster.js'
 
 let cluster: Cluster
 
@@ -75,6 +75,10 @@ test('Redis stops under traffic and comes back: fast failures, then recovery wit
   const res = await publishHttp(gateways[0], { target: 'all', event: 'while.down' })
   assert.equal(res.status, 503)
   assert.equal(res.headers.get('retry-after'), '1')
+  // and control, the same
+  const control = await postApi(gateways[0], '/api/disconnect', { userId: 'anyone' })
+  assert.equal(control.status, 503)
+  assert.equal(control.headers.get('retry-after'), '1')
   assert.deepEqual(await res.json(), { error: 'Service Unavailable', message: 'Unavailable: Redis is unreachable', code: -32050 })
 
   // Nothing crashed: every process runs, /health answers, the clients stay connected.
