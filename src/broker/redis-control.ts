@@ -11,8 +11,11 @@ import type { RedisClient } from './redis-link.js'
 import { RevocationList } from './revocations.js'
 import type { ControlBus } from './types.js'
 
+const HEARD_LIMIT = 10000
+
 export class RedisControl implements ControlBus {
-  private readonly heard = new RevocationList()
+  /** the latest revocations heard: Redis keeps them all, this is for while it is unreachable */
+  private readonly heard = new RevocationList(HEARD_LIMIT)
   private warned = false
 
   constructor (

@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { API_KEY, TestClient, token } from '../helper.js'
+import { TestClient, token } from '../helper.js'
 import { type GatewayProcess, methodListed, startGatewayProcess, until } from '../helpers/processes.js'
-import { type Cluster, connect, publishHttp, startCluster } from './cluster.js'
+import { type Cluster, connect, postApi, publishHttp, startCluster } from './cluster.js'
 
 const TTL = 1500
 const env = { IPC_PRESENCE_TTL_MS: String(TTL), IPC_PRESENCE_EVENT_ROOMS: 'chat:*' }
@@ -36,11 +36,7 @@ const heard = (c: TestClient, self: string): string[] => c.frames
   .filter(f => f.method === 'rpc.event' && String(f.params.event).startsWith('presence.') && f.params.data.userId !== self)
   .map(f => `${(f.params.event as string).slice('presence.'.length)} ${f.params.data.userId as string}`)
 
-const post = async (gw: GatewayProcess, path: string, body: unknown, key: string | null = API_KEY): Promise<Response> => await fetch(`${gw.http}${path}`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
-  body: JSON.stringify(body)
-})
+const post = postApi
 
 /** a control call made by a worker (ctx.publish), through a client of `gw` */
 async function fromWorker (c: TestClient, op: string, body: unknown): Promise<void> {
