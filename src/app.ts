@@ -19,6 +19,8 @@ import readyRoute from '../routes/ready.js'
 import metricsRoute from '../routes/metrics.js'
 import openrpcRoute from '../routes/openrpc.js'
 import publishRoute from '../routes/publish.js'
+import adminRoute from '../routes/admin.js'
+import controlRoutes from '../routes/control.js'
 
 async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): Promise<void> {
   const options = resolveOptions(input)
@@ -39,6 +41,8 @@ async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): 
     await scope.register(metricsRoute, { gateway })
     await scope.register(openrpcRoute, { gateway })
     await scope.register(publishRoute, { gateway, auth })
+    if (options.adminKey !== undefined || options.adminRole !== undefined) await scope.register(adminRoute, { gateway })
+    await scope.register(controlRoutes, { api: gateway.api, auth })
   })
 }
 

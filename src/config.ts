@@ -43,6 +43,7 @@ export const OptionsSchema = Type.Object({
   jwt: Type.Optional(JwtOptions),
   apiKeys: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 16 }))),
   publicRooms: Type.Array(Type.String(), { default: [] }),
+  presenceEventRooms: Type.Array(Type.String({ pattern: '^[^*|\\s]*\\*?$' }), { default: [], description: 'room patterns whose members hear presence.join / presence.leave' }),
   allowAnonymous: Type.Boolean({ default: false }),
   historyRooms: Type.Array(Type.String({ minLength: 1, pattern: '^[^|\\s]+$' }), { default: [], description: 'room patterns (as publicRooms) whose rooms keep history for recovery' }),
   historyUsers: Type.Boolean({ default: true, description: 'user:<id> targets keep history for recovery' }),
@@ -50,7 +51,9 @@ export const OptionsSchema = Type.Object({
   prefix: Type.String({ default: 'ipc:' }),
   redis: Type.Optional(Type.Unknown()),
   redisCluster: Type.Boolean({ default: false, description: '`redis` (a URL) names one node of a Redis Cluster' }),
-  routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish' }),
+  adminKey: Type.Optional(Type.String({ minLength: 16, description: 'a key that opens the admin page (/admin); unset with adminRole unset = no admin page' })),
+  adminRole: Type.Optional(Type.String({ minLength: 1, description: 'a JWT role (`roles` claim) that opens the admin page' })),
+  routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish and the /api control routes' }),
   ...Limits
 }, { additionalProperties: false })
 

@@ -69,9 +69,12 @@ export const envHelp: Record<string, string> = {
   IPC_JWT_AUDIENCE: 'required `aud` claim',
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
+  IPC_PRESENCE_EVENT_ROOMS: 'comma-separated room patterns whose members hear presence.join / presence.leave (none)',
   IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
   IPC_HISTORY_ROOMS: 'comma-separated room patterns whose rooms keep history for recovery (e.g. chat:*)',
   IPC_HISTORY_USERS: 'false to keep no history for user:<id> targets (default true)',
+  IPC_ADMIN_KEY: 'a key (16+ characters) that opens the admin page at /admin; unset with IPC_ADMIN_ROLE unset = no admin page',
+  IPC_ADMIN_ROLE: 'a JWT role (`roles` claim) that opens the admin page at /admin',
   IPC_METHODS: 'module whose default export registers methods: (ipc, app) => void',
   IPC_NODE_ID: 'this node\'s id (random by default)',
   IPC_PREFIX: 'Redis key prefix (ipc:)',
@@ -193,12 +196,24 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
       options.apiKeys[name] = key
     }
   }
+  const adminKey = get('IPC_ADMIN_KEY')
+  if (adminKey !== undefined) {
+    if (adminKey.length < 16) throw new EnvError('IPC_ADMIN_KEY: must be at least 16 characters')
+    options.adminKey = adminKey
+  }
+  const adminRole = get('IPC_ADMIN_ROLE')
+  if (adminRole !== undefined) options.adminRole = adminRole
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
   const historyRooms = list('IPC_HISTORY_ROOMS')
   if (historyRooms !== undefined) options.historyRooms = historyRooms
   const historyUsers = envBool('IPC_HISTORY_USERS', get('IPC_HISTORY_USERS'))
   if (historyUsers !== undefined) options.historyUsers = historyUsers
+  const eventRooms = list('IPC_PRESENCE_EVENT_ROOMS')
+  for (const p of eventRooms ?? []) {
+    if (/[|\s]/.test(p) || p.indexOf('*') < p.length - 1) throw new EnvError(`IPC_PRESENCE_EVENT_ROOMS: "${p}" is not a room pattern (a room name, prefix:*, or *)`)
+  }
+  if (eventRooms !== undefined) options.presenceEventRooms = eventRooms
   const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))
   if (anon !== undefined) options.allowAnonymous = anon
   const nodeId = get('IPC_NODE_ID')

@@ -1,4 +1,4 @@
-// Room patterns (publicRooms, the JWT `rooms` claim, historyRooms): one rule for all of them.
+// Room patterns (publicRooms, the JWT `rooms` claim, historyRooms, presenceEventRooms): one rule for all.
 
 /** `*` matches everything, `prefix:*` every room that starts with `prefix:`, anything else itself. */
 export function matchesRoom (patterns: readonly string[], room: string): boolean {

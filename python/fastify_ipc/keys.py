@@ -13,6 +13,7 @@ class Keys:
     def __init__(self, prefix: str = "ipc:") -> None:
         self.prefix = prefix
         self.catalog = f"{prefix}catalog"
+        self.control = f"{prefix}control"
 
     def rpc(self, service: str) -> str:
         return f"{self.prefix}rpc:{service}"
@@ -25,3 +26,9 @@ class Keys:
 
     def methods(self, service: str) -> str:
         return f"{self.prefix}methods:{service}"
+
+    def revoked_user(self, user_id: str) -> str:
+        return f"{self.prefix}revoked:user:{user_id}"
+
+    def revoked_jti(self, jti: str) -> str:
+        return f"{self.prefix}revoked:jti:{jti}"

@@ -1,4 +1,5 @@
-"""Events to users, rooms, connections or everyone, as docs/protocol.md §9 (Events) says.
+"""Events to users, rooms, connections or everyone, as docs/protocol.md §9 (Events) says, and
+control commands for connections (``subscribe``, ``unsubscribe``, ``disconnect``, ``revoke``: §10).
 
 A target without history gets ``SPUBLISH`` on its channel; a target that keeps history (users by
 default, rooms the gateways' ``historyRooms`` name) gets the script that writes its history stream
@@ -15,8 +16,10 @@ from typing import Any, Dict, Optional, Union
 import redis
 import redis.asyncio
 
+from .control import REVOKE_SCRIPT, Command, _Control, encode
 from .history import (CONFIG_REFRESH_S, PUBLISH_LUA, channel_of, config_key, history_keys, keeps_history, message,
                       parse_config)
+from .keys import Keys
 from .schema import to_json_value
 
 
@@ -79,11 +82,12 @@ class _Config:
         return self.value
 
 
-class Publisher(_Targets):
+class Publisher(_Targets, _Control):
     def __init__(self, redis_client: Union[str, "redis.Redis"], prefix: str = "ipc:") -> None:
         self._owned = isinstance(redis_client, str)
         self.redis = redis.Redis.from_url(redis_client) if self._owned else redis_client
         self.prefix = prefix
+        self.keys = Keys(prefix)
         self._config = _Config()
 
     def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> Dict[str, str]:
@@ -100,17 +104,24 @@ class Publisher(_Targets):
         except redis.exceptions.NoScriptError:
             return position(self.redis.eval(PUBLISH_LUA, 2, *keys, *args))
 
+    def _control(self, command: Command) -> None:
+        body, revoked = command
+        if revoked is not None:
+            self.redis.eval(REVOKE_SCRIPT, 1, *revoked)
+        self.redis.publish(self.keys.control, encode(body))
+
     def close(self) -> None:
         if self._owned:
             self.redis.close()
 
 
-class AsyncPublisher(_Targets):
+class AsyncPublisher(_Targets, _Control):
     def __init__(self, redis_client: Union[str, "redis.asyncio.Redis"], prefix: str = "ipc:") -> None:
         self._owned = isinstance(redis_client, str)
         self.redis = redis.asyncio.Redis.from_url(redis_client) if self._owned else redis_client
         self.prefix = prefix
         self._config = _Config()
+        self.keys = Keys(prefix)
 
     async def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> Dict[str, str]:
         body = data_json(event, data)
@@ -128,6 +139,12 @@ class AsyncPublisher(_Targets):
             return position(await self.redis.evalsha(PUBLISH_SHA, 2, *keys, *args))
         except redis.exceptions.NoScriptError:
             return position(await self.redis.eval(PUBLISH_LUA, 2, *keys, *args))
+
+    async def _control(self, command: Command) -> None:
+        body, revoked = command
+        if revoked is not None:
+            await self.redis.eval(REVOKE_SCRIPT, 1, *revoked)
+        await self.redis.publish(self.keys.control, encode(body))
 
     async def close(self) -> None:
         if self._owned:

@@ -13,6 +13,22 @@ export interface Keys {
   result (scoped: string): string
   /** the channel that says a record's answer is stored, to nodes waiting for it */
   readonly resultNews: string
+  /** a user's connections in a room of presenceEventRooms, which decide presence.join/leave */
+  presenceMembers (room: string, userId: string): string
+  /** the rooms of presenceEventRooms that have members, for the sweeper */
+  readonly presenceEventRooms: string
+  /** the lock of the node that sweeps expired members */
+  readonly presenceSweeper: string
+  /** the channel of control commands */
+  readonly control: string
+  revokedUser (userId: string): string
+  revokedToken (jti: string): string
+  /** a node's stats snapshot, and the set of nodes that published one (docs/protocol.md §9 Admin) */
+  adminNode (nodeId: string): string
+  readonly adminNodes: string
+  /** the channel of connection lookups, and the channel of a node's answers */
+  readonly adminAsk: string
+  adminAnswer (nodeId: string): string
 }
 
 export function keys (prefix = 'ipc:'): Keys {
@@ -27,7 +43,18 @@ export function keys (prefix = 'ipc:'): Keys {
     presenceRoom: room => `${prefix}presence:room:${room}`,
     presenceOnline: `${prefix}presence:online`,
     result: scoped => `${prefix}idem:${scoped}`,
-    resultNews: `${prefix}idem`
+    resultNews: `${prefix}idem`,
+    // a room name has no `|`: the user id after it is unambiguous
+    presenceMembers: (room, userId) => `${prefix}presence:members:${room}|${userId}`,
+    presenceEventRooms: `${prefix}presence:event-rooms`,
+    presenceSweeper: `${prefix}presence:sweeper`,
+    control: `${prefix}control`,
+    revokedUser: userId => `${prefix}revoked:user:${userId}`,
+    revokedToken: jti => `${prefix}revoked:jti:${jti}`,
+    adminNode: nodeId => `${prefix}admin:node:${nodeId}`,
+    adminNodes: `${prefix}admin:nodes`,
+    adminAsk: `${prefix}admin:ask`,
+    adminAnswer: nodeId => `${prefix}admin:answer:${nodeId}`
   }
 }
 

@@ -1,16 +1,22 @@
-// The embedded broker: one node, no Redis. Events loop back to this node; presence lives in maps.
-// It has no workers and is never down, so it serves events (with history per target), presence and
-// the answers of idempotent calls only (see Broker).
+// The embedded broker: one node, no Redis. Events and control commands loop back to this node;
+// presence and revocations live in maps. It has no workers and is never down, so it serves events
+// (with history per target), presence, control and the answers of idempotent calls only (see Broker).
 import { randomUUID } from 'node:crypto'
 import { addTo, removeFrom } from '../multimap.js'
+import type { ControlCommand, TokenClaims } from '../protocol/control.js'
+import { matchesRoom } from '../rooms.js'
 import { DEFAULT_HISTORY, type HistoryConfig, keepsHistory } from './history.js'
 import { MemoryResults } from './memory-results.js'
-import type { Broker, BrokerListener, DeliveredEvent, EventBus, OutgoingEvent, Position, PresenceEntry, PresenceStore, PublishResult, Recovery } from './types.js'
+import { presenceEvent } from './presence-events.js'
+import { RevocationList } from './revocations.js'
+import type { Broker, BrokerListener, ControlBus, DeliveredEvent, EventBus, OutgoingEvent, Position, PresenceEntry, PresenceStore, PublishResult, Recovery } from './types.js'
 
 class MemoryPresence implements PresenceStore {
   private readonly users = new Map<string, Set<string>>()
   /** room -> userId -> connection ids */
   private readonly rooms = new Map<string, Map<string, Set<string>>>()
+
+  constructor (private readonly eventRooms: readonly string[], private readonly events: EventBus) {}
 
   async connect ({ userId, connectionId }: PresenceEntry): Promise<void> {
     addTo(this.users, userId, connectionId)
@@ -24,14 +30,17 @@ class MemoryPresence implements PresenceStore {
   async join ({ userId, connectionId }: PresenceEntry, room: string): Promise<void> {
     let members = this.rooms.get(room)
     if (members === undefined) this.rooms.set(room, members = new Map())
+    const first = !members.has(userId)
     addTo(members, userId, connectionId)
+    if (first) await this.announce('join', room, userId)
   }
 
   async leave ({ userId, connectionId }: PresenceEntry, room: string): Promise<void> {
     const members = this.rooms.get(room)
-    if (members === undefined) return
+    if (members?.get(userId)?.has(connectionId) !== true) return
     removeFrom(members, userId, connectionId)
     if (members.size === 0) this.rooms.delete(room)
+    if (!members.has(userId)) await this.announce('leave', room, userId)
   }
 
   async room (room: string): Promise<string[]> {
@@ -40,6 +49,10 @@ class MemoryPresence implements PresenceStore {
 
   async online (userIds: string[]): Promise<Record<string, boolean>> {
     return Object.fromEntries(userIds.map(id => [id, this.users.has(id)]))
+  }
+
+  private async announce (what: 'join' | 'leave', room: string, userId: string): Promise<void> {
+    if (matchesRoom(this.eventRooms, room)) await this.events.publish(presenceEvent(what, room, userId))
   }
 }
 
@@ -54,11 +67,18 @@ interface Kept {
 
 const sequenceOf = (offset: string): number => Number(offset.slice(offset.indexOf('-') + 1))
 
-export class MemoryBroker implements Broker, EventBus {
+export interface MemoryBrokerOptions {
+  /** rooms whose members hear presence.join / presence.leave (docs/protocol.md §4) */
+  presenceEventRooms?: readonly string[]
+}
+
+export class MemoryBroker implements Broker, EventBus, ControlBus {
   readonly nodeId: string
-  readonly presence = new MemoryPresence()
+  readonly presence: MemoryPresence
   readonly events: EventBus = this
   readonly results = new MemoryResults()
+  readonly control: ControlBus = this
+  private readonly revocations = new RevocationList()
   private listener: BrokerListener | null = null
   /** a new one every run: offsets of an earlier run of the process are never recovered */
   private readonly epoch = String(Date.now() * 1000 + Math.floor(Math.random() * 1000))
@@ -68,8 +88,9 @@ export class MemoryBroker implements Broker, EventBus {
   private forgotten = 0
   private sweeper: NodeJS.Timeout | null = null
 
-  constructor (nodeId: string = randomUUID(), private readonly history: HistoryConfig = DEFAULT_HISTORY) {
+  constructor (nodeId: string = randomUUID(), private readonly history: HistoryConfig = DEFAULT_HISTORY, { presenceEventRooms = [] }: MemoryBrokerOptions = {}) {
     this.nodeId = nodeId
+    this.presence = new MemoryPresence(presenceEventRooms, this)
   }
 
   async start (listener: BrokerListener): Promise<void> {
@@ -135,5 +156,14 @@ export class MemoryBroker implements Broker, EventBus {
 
   private sweep (): void {
     for (const target of this.kept.keys()) this.fresh(target)
+  }
+
+  async send (command: ControlCommand): Promise<void> {
+    if (command.op === 'revoke') this.revocations.add(command)
+    this.listener?.control(command)
+  }
+
+  async revoked (token: TokenClaims): Promise<boolean> {
+    return this.revocations.covers(token)
   }
 }

@@ -13,6 +13,8 @@ import { RedisEvents } from './redis-events.js'
 import { ChannelSubscriber, clusterSubscriberOptions, subscriberOptions } from './redis-pubsub.js'
 import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
+import { RedisAdmin } from './redis-admin.js'
+import { RedisControl } from './redis-control.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RedisResults } from './redis-results.js'
@@ -29,6 +31,8 @@ export interface RedisBrokerOptions {
   presenceTtlMs: number
   /** which targets keep history, how much and how long */
   history: HistoryConfig
+  /** rooms whose members hear presence.join / presence.leave (docs/protocol.md §4) */
+  presenceEventRooms?: readonly string[]
   log: FastifyBaseLogger
   /** the app's Prometheus registry */
   registry: Registry
@@ -45,6 +49,8 @@ const unavailable = (why: string): RpcError => new RpcError(ErrorCode.UNAVAILABL
 export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalog, Health {
   readonly nodeId: string
   readonly presence: RedisPresence
+  readonly control: RedisControl
+  readonly admin: RedisAdmin
   readonly rpc: RpcTransport = this
   readonly events: EventBus = this
   readonly catalog: MethodCatalog = this
@@ -88,7 +94,11 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     if (this.link.owned) this.revive(redis, 'fastify-ipc')
     this.workers = new Catalog(redis, this.keys, this.log)
     this.results = new RedisResults(redis, this.keys, () => this.duplicate('results'))
-    this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
+    this.presence = new RedisPresence(redis, this.keys, {
+      ttlMs: options.presenceTtlMs, eventRooms: options.presenceEventRooms ?? [], nodeId: this.nodeId, publish: async ev => await this.publish(ev)
+    }, () => this.up, this.log)
+    this.control = new RedisControl(redis, this.keys, () => this.up, cmd => this.listener?.control(cmd), this.log)
+    this.admin = new RedisAdmin(redis, this.keys, this.nodeId, () => this.workers.serviceNames(), userId => this.listener?.connectionsOf?.(userId) ?? null, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
   }
@@ -116,9 +126,13 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     const everyone = events.watch('all')
     // Subscribed again on every (re)connect; catalog messages missed meanwhile are made up by a full reload.
     let subscribed: Promise<void> = Promise.resolve()
-    sub.on('message', (_channel: string, service: string) => { void this.reload(service) })
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.control) this.control.receive(message)
+      else if (channel === this.keys.catalog) void this.reload(message)
+      else this.admin.receive(channel, message)
+    })
     sub.on('ready', () => {
-      subscribed = sub.subscribe(this.keys.catalog).then(() => {
+      subscribed = sub.subscribe(this.keys.catalog, this.keys.control, ...this.admin.channels).then(() => {
         if (this.running && this.up) this.stale = true
       }, () => undefined)
     })

@@ -1,5 +1,7 @@
 // The Broker: what the gateway needs from the world outside its process, one interface per concern.
 // memory.ts serves one node; redis.ts serves many nodes and remote workers.
+import type { ControlCommand, TokenClaims } from '../protocol/control.js'
+import type { ConnectionInfo, DeadLetter, NodeSnapshot, ServiceState } from '../protocol/admin.js'
 import type { Caller, MethodSpec } from '../protocol/frames.js'
 import type { Position } from './history.js'
 
@@ -71,6 +73,10 @@ export interface BrokerListener {
   catalog (): void
   /** the broker went down or came back */
   state (up: boolean): void
+  /** a control command for this node's connections (docs/protocol.md §9 Control) */
+  control (command: ControlCommand): void
+  /** this node's connections of a user, for another node's admin page */
+  connectionsOf? (userId: string): ConnectionInfo[]
 }
 
 /** Remote calls: sends a call to a worker and waits for its answer. */
@@ -93,6 +99,37 @@ export interface EventBus {
   unwatch (target: string): void
   /** a history target's position and, with `since`, the events after it (rejects when unreachable) */
   recover (target: string, since?: Position): Promise<Recovery>
+}
+
+/** Server-side control across nodes: commands reach the listener of every node, revocations are kept. */
+export interface ControlBus {
+  /** Sends a command to every node, this one included; a revocation is stored first, until it expires. */
+  send (command: ControlCommand): Promise<void>
+  /** whether a token was revoked (docs/protocol.md §2) */
+  revoked (token: TokenClaims): Promise<boolean>
+}
+
+/**
+ * What the admin page reads across nodes (docs/protocol.md §9 Admin): every node's snapshot, the
+ * workers and requests of every service, and the dead-letter streams.
+ */
+export interface AdminStore {
+  /** stores this node's snapshot for a few seconds */
+  publish (snapshot: NodeSnapshot): Promise<void>
+  /** the snapshots of every live node */
+  nodes (): Promise<NodeSnapshot[]>
+  services (): Promise<ServiceState[]>
+  /** a user's connections on every live node (each node answers for its own) */
+  connectionsOf (userId: string): Promise<ConnectionInfo[]>
+  /** the newest `count` dead letters of a service, and how many there are */
+  deadLetters (service: string, count: number): Promise<{ total: number, entries: DeadLetter[] }>
+  /**
+   * Adds a dead letter to its service's request stream again with a new deadline, then deletes it
+   * from the dead-letter stream; the new entry id, or null when there is no such dead letter.
+   */
+  requeue (service: string, entryId: string, deadlineOf: (method: string) => number): Promise<string | null>
+  /** deletes a dead letter; false when there was none */
+  drop (service: string, entryId: string): Promise<boolean>
 }
 
 /** The methods remote workers serve, as they published them. */
@@ -154,11 +191,13 @@ export interface Broker {
   readonly nodeId: string
   readonly events: EventBus
   readonly presence: PresenceStore
+  readonly control: ControlBus
   readonly rpc?: RpcTransport
   readonly catalog?: MethodCatalog
   readonly health?: Health
   /** absent: the gateway keeps the answers of idempotent calls in its own process */
   readonly results?: ResultStore
+  readonly admin?: AdminStore
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

@@ -58,6 +58,9 @@ export class Authenticator {
 }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
+
+/** whether two secrets are equal, compared in constant time (by SHA-256 digest, so lengths leak nothing) */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(sha256(a), sha256(b))
 const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 
 export { matchesRoom } from '../rooms.js'

@@ -1,6 +1,6 @@
 // The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker, Position } from '../broker/types.js'
-import type { CanJoin, ResolvedOptions } from '../config.js'
+import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
 import { namedParams } from '../protocol/params.js'
@@ -13,6 +13,8 @@ import type { Registry } from './registry.js'
 export interface BuiltinDeps {
   options: ResolvedOptions & { canJoin?: CanJoin }
   auth: Authenticator
+  /** throws -32001 for a revoked token (docs/protocol.md §2) */
+  admit: (identity: Identity) => Promise<void>
   hub: Hub
   broker: Broker
   registry: Registry
@@ -52,9 +54,10 @@ export class Builtins {
     throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${method}`)
   }
 
-  private auth (conn: Connection, params: Params): unknown {
+  private async auth (conn: Connection, params: Params): Promise<unknown> {
     const { token, recover } = check(validators.auth, params)
     const identity = this.deps.auth.authenticate(token)
+    await this.deps.admit(identity)
     if (conn.identity !== null && conn.identity.userId !== identity.userId) {
       throw permissionDenied('A refreshed token must be for the same user')
     }
@@ -71,7 +74,7 @@ export class Builtins {
       if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
       return recover === undefined ? result : { ...result, recovered: false }
     }
-    return this.positioned(conn, target, recover, result, async () => {
+    return await this.positioned(conn, target, recover, result, async () => {
       if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
       await conn.watching
     })

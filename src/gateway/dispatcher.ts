@@ -17,6 +17,7 @@ import type { Hub } from './hub.js'
 import type { Idempotency } from './idempotency.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
+import type { NodeStats } from './stats.js'
 
 export interface DispatcherDeps {
   options: ResolvedOptions & { canJoin?: CanJoin }
@@ -29,6 +30,8 @@ export interface DispatcherDeps {
   idempotency: Idempotency
   nodeId: string
   metrics: Metrics
+  /** the admin page's counters */
+  stats: NodeStats
   log: FastifyBaseLogger
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
 }
@@ -111,6 +114,15 @@ export class Dispatcher {
       const error = this.toRpcError(err, req.method)
       this.observe(label, 'error', (performance.now() - started) / 1000)
       this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
+      this.deps.stats.failed({
+        at: Date.now(),
+        node: this.deps.nodeId,
+        // an unknown name is shown as asked (it is no label: the list is short and bounded)
+        method: label === 'unknown' ? req.method : label,
+        code: error.code,
+        message: error.message.slice(0, 500),
+        userId: conn.identity?.userId ?? ''
+      })
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
       conn.ended(id)
@@ -204,6 +216,7 @@ export class Dispatcher {
       children.set(method, child)
     }
     child.observe(seconds)
+    this.deps.stats.record(method, outcome === 'ok', seconds)
   }
 
   private toRpcError (err: unknown, method: string): RpcError {

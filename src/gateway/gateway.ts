@@ -9,9 +9,11 @@ import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
 import { withTimeout } from '../timeout.js'
 import type { IpcApi } from './api.js'
-import type { Authenticator } from './auth.js'
+import { type Authenticator, sameSecret } from './auth.js'
+import { Admin } from './admin.js'
 import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
+import { Control } from './control.js'
 import { Dispatcher } from './dispatcher.js'
 import { Hub } from './hub.js'
 import { Idempotency } from './idempotency.js'
@@ -36,6 +38,8 @@ export interface Peer {
   identity?: Identity
 }
 
+/** how long a closing node waits for its last presence updates */
+const FLUSH_MS = 2000
 const drainTimedOut = (ms: number): Error => new Error(`requests still in flight after ${ms} ms`)
 const noRemoteMethods: ReadonlyMap<string, MethodSpec> = new Map()
 
@@ -45,8 +49,11 @@ export class Gateway {
   readonly metrics: Metrics
   /** `app.ipc` */
   readonly api: IpcApi
+  /** the admin page's counters and questions (docs/protocol.md §10) */
+  readonly admin: Admin
   private readonly registry: Registry
   private readonly hub: Hub
+  private readonly control: Control
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
   private readonly log: FastifyBaseLogger
@@ -63,10 +70,18 @@ export class Gateway {
     const catalog = broker.catalog
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
     this.hub = new Hub(broker.presence, broker.events, options, metrics, log)
-    const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
+    if (options.presenceEventRooms.length > 0) {
+      const data = { type: 'object', properties: { room: { type: 'string' }, userId: { type: 'string' } }, required: ['room', 'userId'] }
+      this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
+      this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
+    }
+    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
+    const admit = control.admit.bind(control)
+    const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
+    this.admin = new Admin({ hub: this.hub, broker, registry: this.registry, options, log })
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish,
+      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, stats: this.admin.stats, log, publish,
       idempotency: new Idempotency(broker.results ?? new MemoryResults(), options.resultTtlMs)
     })
     this.api = {
@@ -74,6 +89,10 @@ export class Gateway {
       method: (name, options, handler) => this.registry.define(name, options, handler as Handler),
       event: (name, spec) => this.registry.event(name, spec),
       publish,
+      subscribe: async target => await control.subscribe(target),
+      unsubscribe: async target => await control.unsubscribe(target),
+      disconnect: async target => await control.disconnect(target),
+      revoke: async revocation => await control.revoke(revocation),
       openrpc: () => this.openrpc()
     }
   }
@@ -84,10 +103,17 @@ export class Gateway {
     await broker.start({
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
-      state: up => metrics.brokerUp.set(up ? 1 : 0)
+      state: up => {
+        metrics.brokerUp.set(up ? 1 : 0)
+        // revocations sent while this node could not hear them: its connections are checked again
+        if (up) void this.control.recheck()
+      },
+      control: cmd => this.control.apply(cmd),
+      connectionsOf: userId => this.admin.localConnections(userId)
     })
     registry.reload()
     hub.start()
+    this.admin.start()
   }
 
   /** true once drain() began: new sockets and requests are refused */
@@ -115,6 +141,39 @@ export class Gateway {
     } catch (err) {
       this.metrics.rejected.inc({ reason: 'unauthenticated' })
       throw err
+    }
+  }
+
+  /** identify(), and the token must not be revoked (docs/protocol.md §2): what an upgrade's header goes through. */
+  async authorize (authorization: string): Promise<Identity> {
+    const identity = this.identify(authorization)
+    try {
+      await this.control.admit(identity)
+    } catch (err) {
+      this.metrics.rejected.inc({ reason: 'unauthenticated' })
+      throw err
+    }
+    return identity
+  }
+
+  /**
+   * Whether a request's `Authorization` header opens the admin page: `Bearer <adminKey>`, or a JWT
+   * (not revoked) whose `roles` hold `adminRole` (docs/protocol.md §10). Refusals are not counted
+   * as refused connections.
+   */
+  async isAdmin (authorization: string | undefined): Promise<boolean> {
+    const { adminKey, adminRole } = this.options
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
+    if (token === undefined) return false
+    if (adminKey !== undefined && sameSecret(token, adminKey)) return true
+    if (adminRole === undefined) return false
+    try {
+      const identity = this.auth.authenticate(token)
+      if (identity.kind !== 'user' || !identity.roles.includes(adminRole)) return false
+      await this.control.admit(identity)
+      return true
+    } catch {
+      return false
     }
   }
 
@@ -157,6 +216,9 @@ export class Gateway {
   /** Stops the heartbeat and the broker; call after drain(). */
   async close (): Promise<void> {
     this.hub.stop()
+    this.admin.stop()
+    // the last connections' presence.leave events go out before the broker closes
+    await withTimeout(this.hub.flushed(), FLUSH_MS, () => new Error('presence updates still under way')).catch((err: Error) => this.log.warn(err.message))
     await this.broker.close()
   }
 }

@@ -16,9 +16,12 @@ type Limits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerUser' |
 
 export class Hub {
   readonly connections = new Map<string, Connection>()
-  private readonly users = new Map<string, Set<Connection>>()
-  private readonly rooms = new Map<string, Set<Connection>>()
+  /** authenticated connections by user, and by room (read by the admin page's snapshot too) */
+  readonly users = new Map<string, Set<Connection>>()
+  readonly rooms = new Map<string, Set<Connection>>()
   private readonly ips = new Map<string, number>()
+  /** presence updates under way, which a closing node waits for (they say presence.leave) */
+  private readonly updating = new Set<Promise<void>>()
   private heartbeat: NodeJS.Timeout | null = null
   draining = false
 
@@ -136,6 +139,12 @@ export class Hub {
     return { recovery, after: () => conn.release(target, recovery?.position ?? nowhere, recovery?.events ?? []) }
   }
 
+  /** this node's authenticated connections of a user, or the one connection with an id */
+  select ({ userId, connectionId }: { userId?: string, connectionId?: string }): Connection[] {
+    const found = connectionId !== undefined ? [this.connections.get(connectionId)] : [...(this.users.get(userId!) ?? [])]
+    return found.filter((conn): conn is Connection => conn?.state === 'authenticated' && (userId === undefined || conn.identity?.userId === userId))
+  }
+
   /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
   deliver (ev: DeliveredEvent): void {
     const sep = ev.target.indexOf(':')
@@ -204,8 +213,14 @@ export class Hub {
     await this.events.watch(target).catch((err: unknown) => this.log.debug({ err, target }, 'subscribing failed'))
   }
 
+  /** Resolves once the presence updates under way are done, so the broker is not closed under them. */
+  async flushed (): Promise<void> {
+    await Promise.all(this.updating)
+  }
+
   private background (p: Promise<void>): void {
-    p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed'))
+    const done = p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed')).finally(() => this.updating.delete(done))
+    this.updating.add(done)
   }
 }
 

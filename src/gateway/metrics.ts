@@ -1,5 +1,6 @@
 // The gateway's Prometheus metrics, on a Registry of its own so several apps can live in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { STATS_BUCKETS } from '../protocol/admin.js'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -12,7 +13,7 @@ export class Metrics {
     name: 'ipc_rpc_duration_seconds',
     help: 'RPC duration by method and outcome',
     labelNames: ['method', 'outcome'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: STATS_BUCKETS,
     registers: [this.registry]
   })
 

@@ -1,13 +1,16 @@
 // Publishes events as docs/protocol.md §9 (Events) says: SPUBLISH on the target's channel, or, for a
 // target that keeps history, the script that adds it to the target's history and publishes it in
 // one command turn. Which targets keep history is what the gateways wrote to Redis, read again
-// every few seconds.
+// every few seconds. Control commands go on the control channel (docs/protocol.md §9 Control, §10).
 import type { Redis } from 'ioredis'
+import { sendControl } from '../broker/control-wire.js'
 import {
   CONFIG_REFRESH_MS, type HistoryConfig, channelOf, configKey, encodeMessage, historyKeys, keepsHistory, parseConfig
 } from '../broker/history.js'
+import { type Keys, keys } from '../broker/keys.js'
 import { defineScripts } from '../broker/redis-events.js'
 import type { OutgoingEvent, PublishResult } from '../broker/types.js'
+import { controlCommand, type DisconnectBody, type RevokeBody, type SubscribeBody } from '../protocol/control.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
 import { close, connect, type RedisInput, type WorkerRedis } from './redis.js'
 
@@ -36,6 +39,7 @@ export class Publisher {
   private readonly redis: WorkerRedis & Scripted
   private readonly owned: boolean
   private readonly prefix: string
+  private readonly keys: Keys
   private config: Promise<HistoryConfig> | null = null
   private readAt = 0
 
@@ -45,6 +49,7 @@ export class Publisher {
     this.redis = client as WorkerRedis & Scripted
     this.owned = owned
     this.prefix = options.prefix ?? 'ipc:'
+    this.keys = keys(options.prefix)
   }
 
   /** Every connection of a user, on every node. Resolves with the event's offset and epoch when the target keeps history. */
@@ -79,6 +84,32 @@ export class Publisher {
     const [stream, epochKey] = historyKeys(this.prefix, target)
     const [offset, epoch] = await this.redis.ipcHistoryPublish(stream, epochKey, channel, config.size, config.ttlMs, event, json, exclude ?? '')
     return { offset, epoch }
+  }
+
+  /**
+   * Puts every connection of a user (`userId`), or one (`connectionId`), into `room`, on whichever
+   * gateway node it is (docs/protocol.md §10); a bad argument throws -32602 with the reason.
+   */
+  async subscribe (target: SubscribeBody): Promise<void> {
+    await sendControl(this.redis, this.keys, controlCommand('subscribe', target))
+  }
+
+  /** Takes them out of `room`. */
+  async unsubscribe (target: SubscribeBody): Promise<void> {
+    await sendControl(this.redis, this.keys, controlCommand('unsubscribe', target))
+  }
+
+  /** Closes them with `code` (1000, 1008 or 3000-4999; 4000 by default) and `reason`. */
+  async disconnect (target: DisconnectBody): Promise<void> {
+    await sendControl(this.redis, this.keys, controlCommand('disconnect', target))
+  }
+
+  /**
+   * Refuses a user's tokens issued before `before` (now by default), or one token by `jti`, on every
+   * node until `expiresAt` (24 h by default), and closes their connections with 4003.
+   */
+  async revoke (revocation: RevokeBody): Promise<void> {
+    await sendControl(this.redis, this.keys, controlCommand('revoke', revocation))
   }
 
   /** Closes the connection if the Publisher made it. */

@@ -68,9 +68,14 @@ export async function connect (t: HasAfter, gw: GatewayProcess, sub: string, roo
 
 /** POST /api/publish with the API key. */
 export async function publishHttp (gw: GatewayProcess, body: unknown): Promise<Response> {
-  return await fetch(`${gw.http}/api/publish`, {
+  return await postApi(gw, '/api/publish', body)
+}
+
+/** POST to one of the /api/* routes with the API key (or `key`, or none when null). */
+export async function postApi (gw: GatewayProcess, path: string, body: unknown, key: string | null = API_KEY): Promise<Response> {
+  return await fetch(`${gw.http}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
     body: JSON.stringify(body)
   })
 }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Frame, TestClient } from '../helper.js'
 import { type GatewayProcess, methodListed, until } from '../helpers/processes.js'
-import { type Cluster, connect, publishHttp, startCluster } from './cluster.js'
+import { type Cluster, connect, postApi, publishHttp, startCluster } from './cluster.js'
 
 let cluster: Cluster
 
@@ -75,6 +75,10 @@ test('Redis stops under traffic and comes back: fast failures, then recovery wit
   const res = await publishHttp(gateways[0], { target: 'all', event: 'while.down' })
   assert.equal(res.status, 503)
   assert.equal(res.headers.get('retry-after'), '1')
+  // and control, the same
+  const control = await postApi(gateways[0], '/api/disconnect', { userId: 'anyone' })
+  assert.equal(control.status, 503)
+  assert.equal(control.headers.get('retry-after'), '1')
   assert.deepEqual(await res.json(), { error: 'Service Unavailable', message: 'Unavailable: Redis is unreachable', code: -32050 })
 
   // Nothing crashed: every process runs, /health answers, the clients stay connected.
@@ -100,7 +104,7 @@ test('Redis stops under traffic and comes back: fast failures, then recovery wit
   }
   t.diagnostic(`calls succeed again ${Date.now() - restartedAt} ms after Redis restarted`)
   await until(async () => await raw.zcount('ipc:workers:calc', Date.now(), '+inf') === 2, 3000, 'both workers to heartbeat again')
-  assert.deepEqual(Object.keys(await raw.hgetall('ipc:methods:calc')).sort(), ['calc.crash', 'calc.echo', 'calc.hold', 'calc.notify', 'calc.once', 'calc.record', 'calc.runs', 'calc.slow'])
+  assert.deepEqual(Object.keys(await raw.hgetall('ipc:methods:calc')).sort(), ['calc.control', 'calc.crash', 'calc.echo', 'calc.hold', 'calc.notify', 'calc.once', 'calc.record', 'calc.runs', 'calc.slow'])
 
   // Redis came back empty and `late` has not published its methods again yet: the gateways still
   // know them, and answer -32050 (no live worker), not -32601 (no such method).
