@@ -10,6 +10,7 @@ export interface Keys {
   presenceUser (userId: string): string
   presenceRoom (room: string): string
   readonly presenceOnline: string
+  readonly lifecycle: string
 }
 
 export function keys (prefix = 'ipc:'): Keys {
@@ -23,7 +24,8 @@ export function keys (prefix = 'ipc:'): Keys {
     events: `${prefix}events`,
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
-    presenceOnline: `${prefix}presence:online`
+    presenceOnline: `${prefix}presence:online`,
+    lifecycle: `${prefix}lifecycle`
   }
 }
 
@@ -31,6 +33,7 @@ export function keys (prefix = 'ipc:'): Keys {
 export const WORKER_GROUP = 'workers'
 export const REQUEST_MAXLEN = 100000
 export const EVENTS_MAXLEN = 100000
+export const LIFECYCLE_MAXLEN = 100000
 export const REPLY_TTL_MS = 60000
 export const CLAIM_IDLE_MS = 5000
 export const MAX_DELIVERIES = 3

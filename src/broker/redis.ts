@@ -11,6 +11,7 @@ import { Catalog } from './redis-catalog.js'
 import { EventStream } from './redis-events.js'
 import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
+import { RedisLifecycle } from './redis-lifecycle.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RpcClient } from './redis-rpc.js'
@@ -44,6 +45,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   readonly events: EventBus = this
   readonly catalog: MethodCatalog = this
   readonly health: Health = this
+  readonly lifecycle: RedisLifecycle
   private readonly log: FastifyBaseLogger
   private readonly keys: Keys
   private readonly link: Link
@@ -77,6 +79,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     redis.on('close', this.onDown)
     if (this.link.owned) this.revive(redis, 'fastify-ipc')
     this.workers = new Catalog(redis, this.keys, this.log)
+    this.lifecycle = new RedisLifecycle(redis, this.keys.lifecycle, this.nodeId)
     this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)

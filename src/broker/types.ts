@@ -69,6 +69,22 @@ export interface MethodCatalog {
   remoteMethods (): ReadonlyMap<string, MethodSpec>
 }
 
+/** One record of the lifecycle stream (docs/protocol.md §9): a connection came, went, joined or left a room. */
+export interface LifecycleRecord {
+  type: 'connect' | 'disconnect' | 'join' | 'leave'
+  userId: string
+  connectionId: string
+  /** join and leave: the room */
+  room?: string
+  /** disconnect: the rooms it was in */
+  rooms?: string[]
+}
+
+/** The lifecycle stream, for backends that read it with a consumer group. */
+export interface LifecycleLog {
+  append (record: LifecycleRecord): Promise<void>
+}
+
 /** Whether the backing store answers. */
 export interface Health {
   /** false while the backing store is unreachable */
@@ -87,6 +103,7 @@ export interface Broker {
   readonly rpc?: RpcTransport
   readonly catalog?: MethodCatalog
   readonly health?: Health
+  readonly lifecycle?: LifecycleLog
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

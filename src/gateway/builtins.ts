@@ -1,18 +1,20 @@
 // The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker } from '../broker/types.js'
-import type { CanJoin, ResolvedOptions } from '../config.js'
+import type { ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
 import { namedParams } from '../protocol/params.js'
 import { type Authenticator, matchesRoom } from './auth.js'
 import type { Connection } from './connection.js'
+import type { Hooks } from './hooks.js'
 import type { Hub } from './hub.js'
 import type { Registry } from './registry.js'
 
 export interface BuiltinDeps {
-  options: ResolvedOptions & { canJoin?: CanJoin }
+  options: ResolvedOptions
   auth: Authenticator
   hub: Hub
+  hooks: Hooks
   broker: Broker
   registry: Registry
   version: string
@@ -51,13 +53,15 @@ export class Builtins {
     throw new RpcError(ErrorCode.METHOD_NOT_FOUND, `Method not found: ${method}`)
   }
 
-  private auth (conn: Connection, params: Params): unknown {
+  private async auth (conn: Connection, params: Params): Promise<unknown> {
     const { token } = check(validators.auth, params)
-    const identity = this.deps.auth.authenticate(token)
+    const identity = await this.deps.auth.authenticate(token)
     if (conn.identity !== null && conn.identity.userId !== identity.userId) {
       throw permissionDenied('A refreshed token must be for the same user')
     }
+    const first = conn.state === 'pending'
     if (!this.deps.hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+    if (first) this.deps.hooks.connected(conn)
     return {
       connectionId: conn.id,
       userId: identity.userId,
@@ -75,15 +79,20 @@ export class Builtins {
         throw permissionDenied(`Room limit reached: at most ${options.maxRoomsPerConnection} rooms per connection`)
       }
       const allowed = matchesRoom(identity.rooms, room) || matchesRoom(options.publicRooms, room) ||
-        (options.canJoin !== undefined && await options.canJoin(identity, room) === true)
+        await this.deps.hooks.canJoin(conn, room)
       if (!allowed) throw permissionDenied(`Not allowed to join room "${room}"`)
+      // the hook may have taken a while: the connection may be gone, or have joined meanwhile
+      if (conn.state === 'closed' || conn.rooms.has(room)) return { room }
       await hub.join(conn, room)
+      this.deps.hooks.joined(conn, room)
     }
     return { room }
   }
 
   private async leave (conn: Connection, room: string): Promise<unknown> {
+    if (!conn.rooms.has(room)) return { room }
     await this.deps.hub.leave(conn, room)
+    this.deps.hooks.left(conn, room)
     return { room }
   }
 

@@ -3,26 +3,30 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import type { OutgoingEvent, RpcTransport } from '../broker/types.js'
-import type { CanJoin, ResolvedOptions } from '../config.js'
+import type { ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
-import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
+import { type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
 import { namedParams } from '../protocol/params.js'
 import { withTimeout } from '../timeout.js'
 import { BUILTINS, type Builtins } from './builtins.js'
+import { callerOf } from './caller.js'
 import type { Connection } from './connection.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
+import type { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
 
 export interface DispatcherDeps {
-  options: ResolvedOptions & { canJoin?: CanJoin }
+  options: ResolvedOptions
   registry: Registry
   builtins: Builtins
   hub: Hub
   /** null when the broker has no workers: remote methods then answer -32050 */
   rpc: RpcTransport | null
+  /** `app.ipc.use`: around every call of a method, local or remote */
+  interceptors: Interceptors
   nodeId: string
   metrics: Metrics
   log: FastifyBaseLogger
@@ -141,22 +145,24 @@ export class Dispatcher {
       throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params', { errors: validationErrors(method.params, params) })
     }
     const timeoutMs = method.spec.timeoutMs ?? options.defaultTimeoutMs
-    const caller: Caller = {
-      userId: identity?.userId ?? '',
-      connectionId: conn.id,
-      node: this.deps.nodeId,
-      roles: identity?.roles ?? [],
-      claims: identity?.claims ?? {}
-    }
+    const caller = callerOf(identity, conn.id, this.deps.nodeId)
     const id = req.id
     const progress = (data: unknown): void => {
       if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
-    if (method.handler === undefined) {
-      if (this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
-      return this.deps.rpc.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
-    }
+    if (method.handler === undefined && this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
+    const deadline = Date.now() + timeoutMs
+    const interceptors = this.deps.interceptors
+    // Without interceptors no closure is made: the call goes straight through.
+    if (interceptors.empty) return this.invoke(method, params, ctx, deadline, timeoutMs)
+    const call = { method: method.name, params, identity, caller, connectionId: conn.id, remote: method.handler === undefined, deadline }
+    return interceptors.run(call, () => this.invoke(method, params, ctx, deadline, timeoutMs))
+  }
+
+  /** The call itself: a worker's, through the RpcTransport, or the in-process handler's. */
+  private invoke (method: Method, params: unknown, ctx: MethodContext, deadline: number, timeoutMs: number): unknown {
+    if (method.handler === undefined) return this.deps.rpc!.call({ method: method.name, params, caller: ctx.caller, deadline }, ctx.progress)
     return this.local(method, params, ctx, timeoutMs)
   }
 

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Broker, OutgoingEvent } from '../broker/types.js'
-import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
+import type { HookFunctions, Identity, ResolvedOptions } from '../config.js'
 import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
 import { withTimeout } from '../timeout.js'
@@ -12,11 +12,13 @@ import type { Authenticator } from './auth.js'
 import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
 import { Dispatcher } from './dispatcher.js'
+import { Hooks } from './hooks.js'
 import { Hub } from './hub.js'
+import { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import { type Handler, Registry } from './registry.js'
 
-export type GatewayOptions = ResolvedOptions & { canJoin?: CanJoin }
+export type GatewayOptions = ResolvedOptions & HookFunctions
 
 export interface GatewayDeps {
   options: GatewayOptions
@@ -45,11 +47,15 @@ export class Gateway {
   readonly api: IpcApi
   private readonly registry: Registry
   private readonly hub: Hub
+  private readonly hooks: Hooks
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
   private readonly log: FastifyBaseLogger
   private readonly version: string
-  private readonly removed = (conn: Connection): void => this.hub.remove(conn)
+  private readonly removed = (conn: Connection): void => {
+    this.hub.remove(conn)
+    if (conn.identity !== null) this.hooks.disconnected(conn)
+  }
 
   constructor ({ options, broker, metrics, log, auth, version }: GatewayDeps) {
     this.options = options
@@ -59,15 +65,19 @@ export class Gateway {
     this.log = log
     this.version = version
     const catalog = broker.catalog
-    this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
+    const rpc = broker.rpc ?? null
+    this.hooks = new Hooks({ options, rpc, lifecycle: broker.lifecycle, nodeId: broker.nodeId, log })
+    this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods(), new Set(this.hooks.methods))
     this.hub = new Hub(broker.presence, options, metrics, log)
-    const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
+    const builtins = new Builtins({ options, auth, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
+    const interceptors = new Interceptors()
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish
+      options, registry: this.registry, builtins, hub: this.hub, rpc, interceptors, nodeId: broker.nodeId, metrics, log, publish
     })
     this.api = {
       nodeId: broker.nodeId,
+      use: fn => interceptors.add(fn),
       method: (name, options, handler) => this.registry.define(name, options, handler as Handler),
       event: (name, spec) => this.registry.event(name, spec),
       publish,
@@ -106,9 +116,9 @@ export class Gateway {
    * The identity of an upgrade's `Authorization` header, checked before the socket exists; throws
    * -32001 (counted as a refused connection) for a bad one.
    */
-  identify (authorization: string): Identity {
+  async identify (authorization: string): Promise<Identity> {
     try {
-      return this.auth.authenticateHeader(authorization)
+      return await this.auth.authenticateHeader(authorization)
     } catch (err) {
       this.metrics.rejected.inc({ reason: 'unauthenticated' })
       throw err
@@ -125,7 +135,7 @@ export class Gateway {
     socket.on('message', (data, isBinary) => this.dispatcher.message(conn, data, isBinary))
     if (!this.hub.add(conn)) return null
     if (peer.identity === undefined) conn.awaitAuth()
-    else this.hub.authenticate(conn, peer.identity)
+    else if (this.hub.authenticate(conn, peer.identity)) this.hooks.connected(conn)
     return conn
   }
 
