@@ -66,7 +66,7 @@ export class Gateway {
     this.version = version
     const catalog = broker.catalog
     const rpc = broker.rpc ?? null
-    this.hooks = new Hooks({ options, rpc, lifecycle: broker.lifecycle, nodeId: broker.nodeId, log })
+    this.hooks = new Hooks({ options, rpc, lifecycle: broker.lifecycle, nodeId: broker.nodeId, log, draining: () => this.hub.draining })
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods(), new Set(this.hooks.methods))
     this.hub = new Hub(broker.presence, options, metrics, log)
     const builtins = new Builtins({ options, auth, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })

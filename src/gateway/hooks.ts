@@ -16,6 +16,8 @@ export interface HookDeps {
   lifecycle: LifecycleLog | undefined
   nodeId: string
   log: FastifyBaseLogger
+  /** true while the node shuts down: the disconnect hooks of its closing connections may then go unanswered */
+  draining: () => boolean
 }
 
 type Policy = 'allow' | 'deny'
@@ -78,8 +80,10 @@ export class Hooks {
       (async () => await onDisconnect(conn.identity!, { connectionId: conn.id, ip: conn.ip, rooms }))()
         .catch((err: unknown) => this.deps.log.error({ err, connectionId: conn.id }, 'onDisconnect failed'))
     } else if (disconnectMethod !== undefined) {
-      this.remote(disconnectMethod, conn, { rooms })
-        .catch((err: unknown) => this.deps.log.warn({ err, method: disconnectMethod, connectionId: conn.id }, 'disconnect hook failed'))
+      // While the node drains its broker closes before slow answers come: the request reached Redis, that is all that can be said.
+      this.remote(disconnectMethod, conn, { rooms }).catch((err: unknown) => {
+        this.deps.log[this.deps.draining() ? 'debug' : 'warn']({ err, method: disconnectMethod, connectionId: conn.id }, 'disconnect hook failed')
+      })
     }
   }
 
