@@ -16,7 +16,7 @@ export default async function websocketRoute (fastify: FastifyInstance, { gatewa
     const header = request.headers.authorization
     if (header === undefined) return
     try {
-      identities.set(request, await gateway.identify(header))
+      identities.set(request, await gateway.authorize(header))
     } catch (err) {
       await reply.code(401).send({ error: 'Unauthorized', message: (err as Error).message })
     }

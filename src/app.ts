@@ -19,6 +19,7 @@ import readyRoute from '../routes/ready.js'
 import metricsRoute from '../routes/metrics.js'
 import openrpcRoute from '../routes/openrpc.js'
 import publishRoute from '../routes/publish.js'
+import controlRoutes from '../routes/control.js'
 
 async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): Promise<void> {
   const options = resolveOptions(input)
@@ -39,6 +40,7 @@ async function fastifyIpc (fastify: FastifyInstance, input: FastifyIpcOptions): 
     await scope.register(metricsRoute, { gateway })
     await scope.register(openrpcRoute, { gateway })
     await scope.register(publishRoute, { gateway, auth })
+    await scope.register(controlRoutes, { api: gateway.api, auth })
   })
 }
 

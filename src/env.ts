@@ -69,6 +69,7 @@ export const envHelp: Record<string, string> = {
   IPC_JWT_JWKS_COOLDOWN_MS: 'least time between two fetches of the JWKS document (30000)',
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
+  IPC_PRESENCE_EVENT_ROOMS: 'comma-separated room patterns whose members hear presence.join / presence.leave (none)',
   IPC_ALLOW_ANONYMOUS: 'true to let unauthenticated connections call `public` methods',
   IPC_JOIN_METHOD: 'worker method deciding joins the token and IPC_PUBLIC_ROOMS do not allow (e.g. auth.can_join)',
   IPC_CONNECT_METHOD: 'worker method told of every authenticated connection; answering false closes it (1008)',
@@ -205,6 +206,11 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   }
   const rooms = list('IPC_PUBLIC_ROOMS')
   if (rooms !== undefined) options.publicRooms = rooms
+  const eventRooms = list('IPC_PRESENCE_EVENT_ROOMS')
+  for (const p of eventRooms ?? []) {
+    if (/[|\s]/.test(p) || p.indexOf('*') < p.length - 1) throw new EnvError(`IPC_PRESENCE_EVENT_ROOMS: "${p}" is not a room pattern (a room name, prefix:*, or *)`)
+  }
+  if (eventRooms !== undefined) options.presenceEventRooms = eventRooms
   const anon = envBool('IPC_ALLOW_ANONYMOUS', get('IPC_ALLOW_ANONYMOUS'))
   if (anon !== undefined) options.allowAnonymous = anon
   const nodeId = get('IPC_NODE_ID')

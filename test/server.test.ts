@@ -55,7 +55,7 @@ describe('standalone server', { concurrency: true }, () => {
     assert.equal((await server.exited).code, 1)
     assert.deepEqual(server.stderr().trim().split('\n'), ['fastify-ipc: IPC_MAX_IN_FLIGHT=0: must be a whole number >= 1'])
     // The same check for other variables, without a process each.
-    const bad = [['IPC_PORT', 'abc'], ['IPC_HEARTBEAT_MS', '5'], ['IPC_API_KEYS', 'short:key'], ['IPC_JWT_ALGORITHMS', 'none'], ['REDIS_URL', 'http://x'], ['IPC_TRUST_PROXY', 'yes'], ['REDIS_CLUSTER', 'yes'], ['REDIS_CLUSTER', 'true']]
+    const bad = [['IPC_PORT', 'abc'], ['IPC_HEARTBEAT_MS', '5'], ['IPC_API_KEYS', 'short:key'], ['IPC_JWT_ALGORITHMS', 'none'], ['REDIS_URL', 'http://x'], ['IPC_TRUST_PROXY', 'yes'], ['REDIS_CLUSTER', 'yes'], ['REDIS_CLUSTER', 'true'], ['IPC_PRESENCE_EVENT_ROOMS', 'chat:*,a*b']]
     for (const [name, value] of bad) {
       assert.throws(() => fromEnv({ [name]: value }), (err: Error) => err instanceof EnvError && err.message.startsWith(name) && !err.message.includes('\n'), name)
     }

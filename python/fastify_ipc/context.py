@@ -5,6 +5,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
+from .control import Command, _Control
 from .errors import ErrorCode, RpcError
 from .publisher import AsyncPublisher, _Targets
 
@@ -47,16 +48,22 @@ class Cancellation:
         self._event.set()
 
 
-class ContextPublisher(_Targets):
+class ContextPublisher(_Targets, _Control):
     """The worker's AsyncPublisher for handlers of both kinds: awaited on the loop, called plainly in a thread."""
 
     def __init__(self, publisher: AsyncPublisher, loop: asyncio.AbstractEventLoop, loop_thread: int) -> None:
         self._publisher = publisher
         self._loop = loop
         self._loop_thread = loop_thread
+        self.keys = publisher.keys
 
     def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> Any:
-        coro = self._publisher._send(target, event, data, exclude)
+        return self._bridge(self._publisher._send(target, event, data, exclude))
+
+    def _control(self, command: Command) -> Any:
+        return self._bridge(self._publisher._control(command))
+
+    def _bridge(self, coro: Any) -> Any:
         if threading.get_ident() == self._loop_thread:
             return coro
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()

@@ -15,6 +15,7 @@ class Keys:
         self.prefix = prefix
         self.catalog = f"{prefix}catalog"
         self.events = f"{prefix}events"
+        self.control = f"{prefix}control"
 
     def rpc(self, service: str) -> str:
         return f"{self.prefix}rpc:{service}"
@@ -27,3 +28,9 @@ class Keys:
 
     def methods(self, service: str) -> str:
         return f"{self.prefix}methods:{service}"
+
+    def revoked_user(self, user_id: str) -> str:
+        return f"{self.prefix}revoked:user:{user_id}"
+
+    def revoked_jti(self, jti: str) -> str:
+        return f"{self.prefix}revoked:jti:{jti}"

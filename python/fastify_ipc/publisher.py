@@ -1,4 +1,5 @@
-"""Events on the ``ipc:events`` stream, which every gateway node reads (docs/protocol.md §9).
+"""Events on the ``ipc:events`` stream, which every gateway node reads (docs/protocol.md §9), and
+control commands for connections (``subscribe``, ``unsubscribe``, ``disconnect``, ``revoke``: §10).
 
 ``Publisher`` is synchronous (redis-py's client: views, signals, tasks); ``AsyncPublisher`` is the
 same on ``redis.asyncio``. Each takes a URL (its own connection pool, closed by ``close()``) or a
@@ -10,6 +11,7 @@ from typing import Any, Dict, Optional, Union
 import redis
 import redis.asyncio
 
+from .control import REVOKE_SCRIPT, Command, _Control, encode
 from .keys import EVENTS_MAXLEN, Keys
 from .schema import to_json_value
 
@@ -50,30 +52,44 @@ class _Targets:
         raise NotImplementedError
 
 
-class Publisher(_Targets):
+class Publisher(_Targets, _Control):
     def __init__(self, redis_client: Union[str, "redis.Redis"], prefix: str = "ipc:") -> None:
         self._owned = isinstance(redis_client, str)
         self.redis = redis.Redis.from_url(redis_client) if self._owned else redis_client
-        self.stream = Keys(prefix).events
+        self.keys = Keys(prefix)
+        self.stream = self.keys.events
 
     def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> str:
         fields = event_fields(target, event, data, exclude)
         return text(self.redis.xadd(self.stream, fields, maxlen=EVENTS_MAXLEN, approximate=True))
+
+    def _control(self, command: Command) -> None:
+        body, revoked = command
+        if revoked is not None:
+            self.redis.eval(REVOKE_SCRIPT, 1, *revoked)
+        self.redis.publish(self.keys.control, encode(body))
 
     def close(self) -> None:
         if self._owned:
             self.redis.close()
 
 
-class AsyncPublisher(_Targets):
+class AsyncPublisher(_Targets, _Control):
     def __init__(self, redis_client: Union[str, "redis.asyncio.Redis"], prefix: str = "ipc:") -> None:
         self._owned = isinstance(redis_client, str)
         self.redis = redis.asyncio.Redis.from_url(redis_client) if self._owned else redis_client
-        self.stream = Keys(prefix).events
+        self.keys = Keys(prefix)
+        self.stream = self.keys.events
 
     async def _send(self, target: str, event: str, data: Any, exclude: Optional[str]) -> str:
         fields = event_fields(target, event, data, exclude)
         return text(await self.redis.xadd(self.stream, fields, maxlen=EVENTS_MAXLEN, approximate=True))
+
+    async def _control(self, command: Command) -> None:
+        body, revoked = command
+        if revoked is not None:
+            await self.redis.eval(REVOKE_SCRIPT, 1, *revoked)
+        await self.redis.publish(self.keys.control, encode(body))
 
     async def close(self) -> None:
         if self._owned:

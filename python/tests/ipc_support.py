@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import jwt
 import websockets
@@ -180,6 +180,14 @@ def python_worker(redis_url: str, service: str, setup: str = "jobs:setup", concu
     })
     proc.wait_for(" started")
     return proc
+
+
+def serving_worker(redis_url: str, gateway: "Gateway", service: str, method: str) -> Iterator[Process]:
+    """A module fixture's body: a Python worker of ``service`` once ``gateway`` lists ``method``; it must stop cleanly."""
+    proc = python_worker(redis_url, service, concurrency=4)
+    gateway.wait_for_method(method)
+    yield proc
+    assert proc.stop() == 0, proc.output
 
 
 def node_worker(redis_url: str, service: str, **env: str) -> Process:

@@ -181,6 +181,35 @@ def test_publish_reaches_rooms_connections_and_everyone(shop, gateway):
     assert received[1]["target"].startswith("conn:")
 
 
+def test_publish_controls_connections_after_the_commit(shop, gateway):
+    from django.db import transaction
+
+    from fastify_ipc.django import publish
+
+    fay = user("fay")
+
+    async def scenario():
+        client = await Client.connect(gateway.url, gateway.token(str(fay.pk)))
+        try:
+            def subscribe_in_transaction():
+                with transaction.atomic():
+                    publish.subscribe("orders:11", user_id=fay.pk, on_commit=True)
+            await asyncio.to_thread(subscribe_in_transaction)
+            for _ in range(100):
+                if "result" in await client.call("rpc.presence", {"room": "orders:11"}):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("fay was not put into orders:11")
+            await asyncio.to_thread(publish.disconnect, user_id=fay.pk, code=4100, reason="banned")
+            await client.ws.wait_closed()
+            return client.ws.close_code, client.ws.close_reason
+        finally:
+            client.reader.cancel()
+
+    assert asyncio.run(scenario()) == (4100, "banned")
+
+
 FIELDS = {"status": ["Value 'lost' is not a valid choice."], "item": ["This field cannot be blank."]}
 MAPPED = {
     "does_not_exist": {"code": -32004, "message": "Order matching query does not exist."},

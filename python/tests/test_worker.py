@@ -7,15 +7,12 @@ import threading
 
 import pytest
 
-from ipc_support import Client, python_worker, until
+from ipc_support import Client, serving_worker, until
 
 
 @pytest.fixture(scope="module")
 def worker(redis_url, gateway):
-    proc = python_worker(redis_url, "jobs", concurrency=4)
-    gateway.wait_for_method("jobs.admin")
-    yield proc
-    assert proc.stop() == 0, proc.output
+    yield from serving_worker(redis_url, gateway, "jobs", "jobs.admin")
 
 
 def scenario(gateway, body, sub="u1", **claims):

@@ -11,6 +11,16 @@ export interface Keys {
   presenceRoom (room: string): string
   readonly presenceOnline: string
   readonly lifecycle: string
+  /** a user's connections in a room of presenceEventRooms, which decide presence.join/leave */
+  presenceMembers (room: string, userId: string): string
+  /** the rooms of presenceEventRooms that have members, for the sweeper */
+  readonly presenceEventRooms: string
+  /** the lock of the node that sweeps expired members */
+  readonly presenceSweeper: string
+  /** the channel of control commands */
+  readonly control: string
+  revokedUser (userId: string): string
+  revokedToken (jti: string): string
 }
 
 export function keys (prefix = 'ipc:'): Keys {
@@ -25,7 +35,14 @@ export function keys (prefix = 'ipc:'): Keys {
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
     presenceOnline: `${prefix}presence:online`,
-    lifecycle: `${prefix}lifecycle`
+    lifecycle: `${prefix}lifecycle`,
+    // a room name has no `|`: the user id after it is unambiguous
+    presenceMembers: (room, userId) => `${prefix}presence:members:${room}|${userId}`,
+    presenceEventRooms: `${prefix}presence:event-rooms`,
+    presenceSweeper: `${prefix}presence:sweeper`,
+    control: `${prefix}control`,
+    revokedUser: userId => `${prefix}revoked:user:${userId}`,
+    revokedToken: jti => `${prefix}revoked:jti:${jti}`
   }
 }
 

@@ -11,6 +11,7 @@ import { Catalog } from './redis-catalog.js'
 import { EventStream } from './redis-events.js'
 import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
+import { RedisControl } from './redis-control.js'
 import { RedisLifecycle } from './redis-lifecycle.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
@@ -25,6 +26,8 @@ export interface RedisBrokerOptions {
   nodeId: string
   prefix: string
   presenceTtlMs: number
+  /** rooms whose members hear presence.join / presence.leave (docs/protocol.md §4) */
+  presenceEventRooms?: readonly string[]
   log: FastifyBaseLogger
   /** the app's Prometheus registry */
   registry: Registry
@@ -41,6 +44,7 @@ const unavailable = (why: string): RpcError => new RpcError(ErrorCode.UNAVAILABL
 export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalog, Health {
   readonly nodeId: string
   readonly presence: RedisPresence
+  readonly control: RedisControl
   readonly rpc: RpcTransport = this
   readonly events: EventBus = this
   readonly catalog: MethodCatalog = this
@@ -80,7 +84,10 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     if (this.link.owned) this.revive(redis, 'fastify-ipc')
     this.workers = new Catalog(redis, this.keys, this.log)
     this.lifecycle = new RedisLifecycle(redis, this.keys.lifecycle, this.nodeId)
-    this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
+    this.presence = new RedisPresence(redis, this.keys, {
+      ttlMs: options.presenceTtlMs, eventRooms: options.presenceEventRooms ?? [], nodeId: this.nodeId, publish: async ev => await this.publish(ev)
+    }, () => this.up, this.log)
+    this.control = new RedisControl(redis, this.keys, () => this.up, cmd => this.listener?.control(cmd), this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
   }
@@ -101,9 +108,12 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
       id => this.log.warn({ offset: id }, 'skipping a malformed entry of the events stream'))
     // Subscribed again on every (re)connect; catalog messages missed meanwhile are made up by a full reload.
     let subscribed: Promise<void> = Promise.resolve()
-    sub.on('message', (_channel: string, service: string) => { void this.reload(service) })
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.control) this.control.receive(message)
+      else void this.reload(message)
+    })
     sub.on('ready', () => {
-      subscribed = sub.subscribe(this.keys.catalog).then(() => {
+      subscribed = sub.subscribe(this.keys.catalog, this.keys.control).then(() => {
         if (this.running && this.up) this.stale = true
       }, () => undefined)
     })

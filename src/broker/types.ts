@@ -1,5 +1,6 @@
 // The Broker: what the gateway needs from the world outside its process, one interface per concern.
 // memory.ts serves one node; redis.ts serves many nodes and remote workers.
+import type { ControlCommand, TokenClaims } from '../protocol/control.js'
 import type { Caller, MethodSpec } from '../protocol/frames.js'
 
 export interface OutgoingEvent {
@@ -50,6 +51,8 @@ export interface BrokerListener {
   catalog (): void
   /** the broker went down or came back */
   state (up: boolean): void
+  /** a control command for this node's connections (docs/protocol.md §9 Control) */
+  control (command: ControlCommand): void
 }
 
 /** Remote calls: sends a call to a worker and waits for its answer. */
@@ -61,6 +64,14 @@ export interface RpcTransport {
 /** Events: what one node publishes reaches the listener of every node. */
 export interface EventBus {
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
+}
+
+/** Server-side control across nodes: commands reach the listener of every node, revocations are kept. */
+export interface ControlBus {
+  /** Sends a command to every node, this one included; a revocation is stored first, until it expires. */
+  send (command: ControlCommand): Promise<void>
+  /** whether a token was revoked (docs/protocol.md §2) */
+  revoked (token: TokenClaims): Promise<boolean>
 }
 
 /** The methods remote workers serve, as they published them. */
@@ -100,6 +111,7 @@ export interface Broker {
   readonly nodeId: string
   readonly events: EventBus
   readonly presence: PresenceStore
+  readonly control: ControlBus
   readonly rpc?: RpcTransport
   readonly catalog?: MethodCatalog
   readonly health?: Health

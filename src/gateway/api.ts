@@ -1,5 +1,6 @@
 // `app.ipc`: what a host app uses, and all it sees of the gateway.
 import type { OutgoingEvent } from '../broker/types.js'
+import type { DisconnectBody, RevokeBody, SubscribeBody } from '../protocol/control.js'
 import type { MethodOptions } from '../protocol/methods.js'
 import type { IpcInterceptor } from './interceptors.js'
 import type { EventSpec, Handler } from './registry.js'
@@ -18,6 +19,22 @@ export interface IpcApi {
   event (name: string, spec?: EventSpec): void
   /** sends an event to `user:<id>`, `room:<name>`, `conn:<id>` or `all`, on every node */
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
+  /**
+   * Server-side control (docs/protocol.md §10), on whichever node the connections are; idempotent,
+   * and an unknown user, connection or room is no error. Each takes `userId` (every connection of
+   * the user) or `connectionId` (one); a bad argument throws -32602 with the reason.
+   */
+  /** puts the connections into `room`, as rpc.join would (no permission check) */
+  subscribe (target: SubscribeBody): Promise<void>
+  /** takes the connections out of `room`, as rpc.leave would */
+  unsubscribe (target: SubscribeBody): Promise<void>
+  /** closes the connections with `code` (1000, 1008 or 3000-4999; 4000 by default) and `reason` */
+  disconnect (target: DisconnectBody): Promise<void>
+  /**
+   * Refuses a user's tokens issued before `before` (now by default), or one token by `jti`, on
+   * every node until `expiresAt` (now + 24 h by default); their connections are closed with 4003.
+   */
+  revoke (revocation: RevokeBody): Promise<void>
   /** the OpenRPC document of every method, local and remote, with events under x-events */
   openrpc (): Record<string, unknown>
 }

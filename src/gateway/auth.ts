@@ -61,11 +61,4 @@ export class Authenticator {
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 
-/** `*` matches everything, `prefix:*` every room that starts with `prefix:`, anything else itself. */
-export function matchesRoom (patterns: readonly string[], room: string): boolean {
-  for (const p of patterns) {
-    if (p === room || p === '*') return true
-    if (p.endsWith('*') && room.startsWith(p.slice(0, -1))) return true
-  }
-  return false
-}
+export { matchesRoom } from '../room-patterns.js'

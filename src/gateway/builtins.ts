@@ -1,6 +1,6 @@
 // The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker } from '../broker/types.js'
-import type { ResolvedOptions } from '../config.js'
+import type { Identity, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
 import { namedParams } from '../protocol/params.js'
@@ -13,6 +13,8 @@ import type { Registry } from './registry.js'
 export interface BuiltinDeps {
   options: ResolvedOptions
   auth: Authenticator
+  /** throws -32001 for a revoked token (docs/protocol.md §2) */
+  admit: (identity: Identity) => Promise<void>
   hub: Hub
   hooks: Hooks
   broker: Broker
@@ -56,6 +58,7 @@ export class Builtins {
   private async auth (conn: Connection, params: Params): Promise<unknown> {
     const { token } = check(validators.auth, params)
     const identity = await this.deps.auth.authenticate(token)
+    await this.deps.admit(identity)
     if (conn.identity !== null && conn.identity.userId !== identity.userId) {
       throw permissionDenied('A refreshed token must be for the same user')
     }

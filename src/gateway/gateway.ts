@@ -11,6 +11,7 @@ import type { IpcApi } from './api.js'
 import type { Authenticator } from './auth.js'
 import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
+import { Control } from './control.js'
 import { Dispatcher } from './dispatcher.js'
 import { Hooks } from './hooks.js'
 import { Hub } from './hub.js'
@@ -36,6 +37,8 @@ export interface Peer {
   identity?: Identity
 }
 
+/** how long a closing node waits for its last presence updates */
+const FLUSH_MS = 2000
 const drainTimedOut = (ms: number): Error => new Error(`requests still in flight after ${ms} ms`)
 const noRemoteMethods: ReadonlyMap<string, MethodSpec> = new Map()
 
@@ -48,6 +51,7 @@ export class Gateway {
   private readonly registry: Registry
   private readonly hub: Hub
   private readonly hooks: Hooks
+  private readonly control: Control
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
   private readonly log: FastifyBaseLogger
@@ -69,7 +73,14 @@ export class Gateway {
     this.hooks = new Hooks({ options, rpc, lifecycle: broker.lifecycle, nodeId: broker.nodeId, log, draining: () => this.hub.draining })
     this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods(), new Set(this.hooks.methods))
     this.hub = new Hub(broker.presence, options, metrics, log)
-    const builtins = new Builtins({ options, auth, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })
+    if (options.presenceEventRooms.length > 0) {
+      const data = { type: 'object', properties: { room: { type: 'string' }, userId: { type: 'string' } }, required: ['room', 'userId'] }
+      this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
+      this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
+    }
+    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
+    const admit = control.admit.bind(control)
+    const builtins = new Builtins({ options, auth, admit, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     const interceptors = new Interceptors()
     this.dispatcher = new Dispatcher({
@@ -81,6 +92,10 @@ export class Gateway {
       method: (name, options, handler) => this.registry.define(name, options, handler as Handler),
       event: (name, spec) => this.registry.event(name, spec),
       publish,
+      subscribe: async target => await control.subscribe(target),
+      unsubscribe: async target => await control.unsubscribe(target),
+      disconnect: async target => await control.disconnect(target),
+      revoke: async revocation => await control.revoke(revocation),
       openrpc: () => this.openrpc()
     }
   }
@@ -91,7 +106,12 @@ export class Gateway {
     await broker.start({
       event: ev => hub.deliver(ev),
       catalog: () => registry.reload(),
-      state: up => metrics.brokerUp.set(up ? 1 : 0)
+      state: up => {
+        metrics.brokerUp.set(up ? 1 : 0)
+        // revocations sent while this node could not hear them: its connections are checked again
+        if (up) void this.control.recheck()
+      },
+      control: cmd => this.control.apply(cmd)
     })
     registry.reload()
     hub.start()
@@ -123,6 +143,18 @@ export class Gateway {
       this.metrics.rejected.inc({ reason: 'unauthenticated' })
       throw err
     }
+  }
+
+  /** identify(), and the token must not be revoked (docs/protocol.md §2): what an upgrade's header goes through. */
+  async authorize (authorization: string): Promise<Identity> {
+    const identity = await this.identify(authorization)
+    try {
+      await this.control.admit(identity)
+    } catch (err) {
+      this.metrics.rejected.inc({ reason: 'unauthenticated' })
+      throw err
+    }
+    return identity
   }
 
   /**
@@ -164,6 +196,8 @@ export class Gateway {
   /** Stops the heartbeat and the broker; call after drain(). */
   async close (): Promise<void> {
     this.hub.stop()
+    // the last connections' presence.leave events go out before the broker closes
+    await withTimeout(this.hub.flushed(), FLUSH_MS, () => new Error('presence updates still under way')).catch((err: Error) => this.log.warn(err.message))
     await this.broker.close()
   }
 }

@@ -19,6 +19,8 @@ export class Hub {
   private readonly users = new Map<string, Set<Connection>>()
   private readonly rooms = new Map<string, Set<Connection>>()
   private readonly ips = new Map<string, number>()
+  /** presence updates under way, which a closing node waits for (they say presence.leave) */
+  private readonly updating = new Set<Promise<void>>()
   private heartbeat: NodeJS.Timeout | null = null
   draining = false
 
@@ -100,6 +102,12 @@ export class Hub {
     await this.presence.leave(entry(conn), room)
   }
 
+  /** this node's authenticated connections of a user, or the one connection with an id */
+  select ({ userId, connectionId }: { userId?: string, connectionId?: string }): Connection[] {
+    const found = connectionId !== undefined ? [this.connections.get(connectionId)] : [...(this.users.get(userId!) ?? [])]
+    return found.filter((conn): conn is Connection => conn?.state === 'authenticated' && (userId === undefined || conn.identity?.userId === userId))
+  }
+
   /** Delivers an event to this node's connections; the frame is serialized once for all of them. */
   deliver (ev: DeliveredEvent): void {
     const sep = ev.target.indexOf(':')
@@ -163,8 +171,14 @@ export class Hub {
     }
   }
 
+  /** Resolves once the presence updates under way are done, so the broker is not closed under them. */
+  async flushed (): Promise<void> {
+    await Promise.all(this.updating)
+  }
+
   private background (p: Promise<void>): void {
-    p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed'))
+    const done = p.catch((err: unknown) => this.log.debug({ err }, 'presence update failed')).finally(() => this.updating.delete(done))
+    this.updating.add(done)
   }
 }
 

@@ -63,6 +63,7 @@ test('dispatch: a remote method with no RpcTransport in the broker is -32050, no
     nodeId: memory.nodeId,
     events: memory.events,
     presence: memory.presence,
+    control: memory.control,
     catalog: { remoteMethods: () => new Map([['report.build', {}]]) },
     start: async listener => await memory.start(listener),
     close: async () => await memory.close()

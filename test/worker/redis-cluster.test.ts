@@ -10,7 +10,7 @@ import { startCluster, type TestCluster } from '../helpers/redis-cluster.js'
 import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
 import { killAll, methodListed, startGatewayProcess, startWorkerProcess } from '../helpers/processes.js'
 import { WORKER_MODULE } from '../cluster/cluster.js'
-import { Worker } from '../../src/worker/index.js'
+import { Publisher, Worker } from '../../src/worker/index.js'
 import { clusterFromUrl } from '../../src/broker/cluster-url.js'
 import { duplicate } from '../../src/broker/redis-link.js'
 import { memoryLogger, until } from './fake-gateway.js'
@@ -25,7 +25,7 @@ const clients: Cluster[] = []
 before(async () => {
   cluster = await startCluster()
   const redis = (): Cluster => { const c = cluster.client(); clients.push(c); return c }
-  gw = await startGateway({ redis: `redis://127.0.0.1:${cluster.nodes[0].port}`, redisCluster: true, nodeId: 'c1', publicRooms: ['lobby'] })
+  gw = await startGateway({ redis: `redis://127.0.0.1:${cluster.nodes[0].port}`, redisCluster: true, nodeId: 'c1', publicRooms: ['lobby'], presenceEventRooms: ['lobby'] })
   worker = new Worker({ redis: redis(), service: 'calc', logger: log })
     .method('calc.add', { params: Type.Object({ a: Type.Number(), b: Type.Number() }) }, ({ a, b }) => ({ sum: a + b }))
     .method('calc.count', { params: Type.Object({ to: Type.Integer() }) }, async ({ to }, ctx) => {
@@ -71,6 +71,21 @@ test('an event published by a handler reaches the caller', async () => {
   const event = client.event('calc.told')
   assert.deepEqual((await client.call('calc.tell', {})).result, { told: true })
   assert.deepEqual((await event).params.data, { hello: 'u1' })
+})
+
+test('control and presence events: a publisher subscribes a user, presence.join follows, a revocation closes it', async (t) => {
+  const redis = cluster.client()
+  clients.push(redis) // borrowed by the publisher: quit with the others
+  const publisher = new Publisher({ redis })
+  const before = token({ sub: 'u9' }) // issued before the revocation: a later one would pass
+  const c = await TestClient.connect(gw.url, { token: before })
+  t.after(async () => await c.close())
+  await publisher.subscribe({ userId: 'u9', room: 'lobby' })
+  await until(async () => (await c.call('rpc.presence', { room: 'lobby' })).error === undefined, 5000, 'u9 in the lobby')
+  assert.deepEqual((await c.next(f => f.params?.event === 'presence.join')).params.data, { room: 'lobby', userId: 'u9' })
+  await publisher.revoke({ userId: 'u9' })
+  assert.deepEqual(await c.closed, { code: 4003, reason: 'token revoked' })
+  await assert.rejects(TestClient.connect(gw.url, { token: before }), /HTTP 401/)
 })
 
 test('rooms and presence', async () => {

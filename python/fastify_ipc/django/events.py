@@ -1,4 +1,5 @@
-"""``publish``: events to users, rooms, connections or everyone, from views, signals and tasks.
+"""``publish``: events to users, rooms, connections or everyone, from views, signals and tasks, and
+server-side control of their connections (``subscribe``, ``unsubscribe``, ``disconnect``, ``revoke``).
 
 Synchronous, like the ORM: one Publisher per process, made from ``FASTIFY_IPC`` on first use.
 redis-py's pool notices a fork and opens fresh connections in the child, so Celery's and
@@ -53,8 +54,29 @@ class Publish:
         data = plain(data)
         return self._send(lambda p: p.broadcast(event, data, exclude), on_commit, using)
 
-    def _send(self, send: Callable[[Publisher], str], on_commit: bool, using: str) -> Optional[str]:
-        """The event's stream id; with ``on_commit``, None, and the event leaves once the transaction
+    def subscribe(self, room: str, *, user_id: Any = None, connection_id: Optional[str] = None,
+                  on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Puts every connection of a user (``user.pk`` is fine), or one, into ``room``, on any node."""
+        self._send(lambda p: p.subscribe(room, user_id=user_id, connection_id=connection_id), on_commit, using)
+
+    def unsubscribe(self, room: str, *, user_id: Any = None, connection_id: Optional[str] = None,
+                    on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Takes them out of ``room``."""
+        self._send(lambda p: p.unsubscribe(room, user_id=user_id, connection_id=connection_id), on_commit, using)
+
+    def disconnect(self, *, user_id: Any = None, connection_id: Optional[str] = None, code: Optional[int] = None,
+                   reason: Optional[str] = None, on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Closes them with ``code`` (4000 by default) and ``reason``: a banned user, say."""
+        self._send(lambda p: p.disconnect(user_id=user_id, connection_id=connection_id, code=code, reason=reason), on_commit, using)
+
+    def revoke(self, *, user_id: Any = None, before: Any = None, jti: Optional[str] = None, expires_at: Any = None,
+               on_commit: bool = False, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Refuses a user's tokens issued before ``before`` (now), or one by ``jti``, until ``expires_at``
+        (24 h from now); their connections close with 4003. After a password change, say."""
+        self._send(lambda p: p.revoke(user_id=user_id, before=before, jti=jti, expires_at=expires_at), on_commit, using)
+
+    def _send(self, send: Callable[[Publisher], Any], on_commit: bool, using: str) -> Any:
+        """The event's stream id (None for control); with ``on_commit``, None, and it leaves once the transaction
         on ``using`` commits (at once outside one; never if it rolls back). The data is taken as it
         is now (``plain``), datetimes, decimals and UUIDs written as Django writes them."""
         if on_commit:
