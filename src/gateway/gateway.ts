@@ -78,7 +78,7 @@ export class Gateway {
       this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
       this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
     }
-    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
+    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log, membership: this.hooks })
     const admit = control.admit.bind(control)
     const builtins = new Builtins({ options, auth, admit, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)

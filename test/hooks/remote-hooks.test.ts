@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { RpcError, Worker, type Caller } from '../../src/worker/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { startGateway, TestClient, token, type TestGateway } from '../helper.js'
+import { gatewayOf, startGateway, TestClient, token, type TestGateway } from '../helper.js'
 import { memoryLogger } from '../worker/fake-gateway.js'
 
 let redis: TestRedis
@@ -142,5 +142,31 @@ describe('lifecycle stream', () => {
     assert.ok(lin.every(r => r.connectionId === connectionId && r.node === gw.app.ipc.nodeId && /^\d+$/.test(r.time)))
     // a refused join leaves no record
     assert.ok(!records.some(r => r.room === 'vip:no'))
+  })
+
+  test('a server-side subscribe and unsubscribe are recorded too', async () => {
+    const client = await TestClient.connect(gw.url, { auth: token({ sub: 'sam' }) })
+    const conn = [...gatewayOf(gw.app).connections.values()].find(c => c.identity?.userId === 'sam')!
+    // commands reach the node on the control channel, in order: wait for each to be applied
+    await gw.app.ipc.subscribe({ userId: 'sam', room: 'desk' })
+    await until(() => conn.rooms.has('desk'), 'the subscription')
+    await gw.app.ipc.unsubscribe({ userId: 'sam', room: 'desk' })
+    await until(() => !conn.rooms.has('desk'), 'the unsubscription')
+    await gw.app.ipc.unsubscribe({ userId: 'sam', room: 'desk' }) // not a member any more: no record
+    await sleep(100)
+    await client.close()
+    const records: Array<Record<string, string>> = []
+    const end = Date.now() + 5000
+    while (!records.some(r => r.userId === 'sam' && r.type === 'disconnect') && Date.now() < end) {
+      const out = await reader.xreadgroup('GROUP', 'backend', 'b1', 'COUNT', 100, 'BLOCK', 200, 'STREAMS', 'ipc:lifecycle', '>') as Array<[string, Array<[string, string[]]>]> | null
+      for (const [, fields] of out?.[0][1] ?? []) {
+        const record: Record<string, string> = {}
+        for (let i = 0; i < fields.length; i += 2) record[fields[i]] = fields[i + 1]
+        records.push(record)
+      }
+    }
+    assert.deepEqual(records.filter(r => r.userId === 'sam').map(r => [r.type, r.room ?? r.rooms ?? null]), [
+      ['connect', null], ['join', 'desk'], ['leave', 'desk'], ['disconnect', '[]']
+    ])
   })
 })
