@@ -4,6 +4,7 @@
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
 //   BENCH_ONLY=recover                           10,000 clients reconnect and recover after a node restart
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
+//   BENCH_INTERCEPTOR=1                          the gateway under test has one interceptor that changes nothing
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
 //   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
 //   BENCH_RATES=8000,12000                       rpc-redis and the bare chain paced at these rates too

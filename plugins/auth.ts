@@ -5,9 +5,17 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from '../src/config.js'
 import type { JwtVerify } from '../src/gateway/auth.js'
+import { jwksVerifier } from '../src/gateway/jwks.js'
 
-/** The verify function of the `jwt` option, or null when neither a secret nor a public key is set. */
+/** how often, at most, the JWKS document is fetched again by default */
+const JWKS_COOLDOWN_MS = 30000
+
+/** The verify function of the `jwt` option, or null when neither a secret, a public key nor a JWKS URL is set. */
 export async function jwtVerifier (fastify: FastifyInstance, jwt: ResolvedOptions['jwt']): Promise<JwtVerify | null> {
+  if (jwt?.jwksUrl !== undefined) {
+    const { jwksUrl, issuer, audience, jwksCooldownMs = JWKS_COOLDOWN_MS, algorithms = ['RS256'] } = jwt
+    return jwksVerifier({ jwksUrl, algorithms, issuer, audience, cooldownMs: jwksCooldownMs }, fastify.log)
+  }
   if (jwt?.secret === undefined && jwt?.publicKey === undefined) return null
   const algorithms = jwt.algorithms ?? defaultAlgorithms(jwt.publicKey)
   let verify: JwtVerify | null = null

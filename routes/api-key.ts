@@ -8,7 +8,7 @@ export function requireApiKey (auth: Authenticator) {
     const header = request.headers.authorization
     let service = false
     try {
-      service = header !== undefined && auth.authenticateHeader(header).kind === 'service'
+      service = header !== undefined && (await auth.authenticateHeader(header)).kind === 'service'
     } catch {}
     if (!service) await reply.code(401).send({ error: 'Unauthorized', message: 'an API key is required (Authorization: Bearer <key>)' })
   }

@@ -23,8 +23,12 @@ export const Limits = {
   resultTtlMs: Int(1, 'how long the answer of a call with an idempotencyKey is kept for a re-send of it', 60000),
   drainSpreadMs: Int(0, 'how long shutdown spreads the closing of connections over, so their clients do not reconnect elsewhere all at once; 0 = all at once', 0),
   historySize: Int(1, 'most events a history target keeps for recovery', 100),
-  historyTtlMs: Int(1000, 'how long a target keeps its history after its last event', 300000)
+  historyTtlMs: Int(1000, 'how long a target keeps its history after its last event', 300000),
+  hookTimeoutMs: Int(1, 'deadline of a call to a joinMethod, connectMethod or disconnectMethod worker', 2000)
 }
+
+/** a worker method serving a hook (docs/protocol.md §5): `<service>.<name>`, never `rpc.*` */
+const HookMethod = (description: string) => Type.Optional(Type.String({ pattern: '^(?!rpc\\.)[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', description }))
 
 export const JwtOptions = Type.Object({
   secret: Type.Optional(Type.String({ minLength: 1 })),
@@ -34,6 +38,10 @@ export const JwtOptions = Type.Object({
     Type.Literal('RS256'), Type.Literal('RS384'), Type.Literal('RS512'),
     Type.Literal('ES256'), Type.Literal('ES384'), Type.Literal('ES512')
   ]), { minItems: 1 })),
+  /** keys fetched from this JWKS document, chosen by the token's `kid` (docs/protocol.md §2) */
+  jwksUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** least time between two fetches of the JWKS document (an unknown `kid` fetches it again) */
+  jwksCooldownMs: Type.Optional(Type.Integer({ minimum: 0 })),
   issuer: Type.Optional(Type.String()),
   audience: Type.Optional(Type.String())
 }, { additionalProperties: false })
@@ -54,6 +62,12 @@ export const OptionsSchema = Type.Object({
   adminKey: Type.Optional(Type.String({ minLength: 16, description: 'a key that opens the admin page (/admin); unset with adminRole unset = no admin page' })),
   adminRole: Type.Optional(Type.String({ minLength: 1, description: 'a JWT role (`roles` claim) that opens the admin page' })),
   routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish and the /api control routes' }),
+  joinMethod: HookMethod('a worker method deciding joins that neither the token nor publicRooms allow (instead of canJoin)'),
+  connectMethod: HookMethod('a worker method told of every authenticated connection, which may refuse it (instead of onConnect)'),
+  disconnectMethod: HookMethod('a worker method told of every closed authenticated connection (instead of onDisconnect)'),
+  joinHookFailure: Type.Union([Type.Literal('deny'), Type.Literal('allow')], { default: 'deny', description: 'what a joinMethod that fails or times out means' }),
+  connectHookFailure: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { default: 'allow', description: 'what a connectMethod that fails or times out means' }),
+  lifecycleStream: Type.Boolean({ default: false, description: 'append connect, disconnect, join and leave records to the stream ipc:lifecycle' }),
   ...Limits
 }, { additionalProperties: false })
 
@@ -72,19 +86,38 @@ export interface Identity {
 
 export type CanJoin = (identity: Identity, room: string) => boolean | Promise<boolean>
 
-/** Options of `app.register(fastifyIpc, options)`: everything optional. */
-export type FastifyIpcOptions = Partial<Omit<ResolvedOptions, 'jwt'>> & {
-  jwt?: Static<typeof JwtOptions>
+/** What hooks know of a connection besides its identity. */
+export interface ConnectionInfo {
+  connectionId: string
+  ip: string
+}
+
+/** Told of every authenticated connection; `false` (or a -32003 RpcError) closes it with 1008. */
+export type OnConnect = (identity: Identity, conn: ConnectionInfo) => boolean | undefined | Promise<boolean | undefined>
+/** Told of every authenticated connection that closed, with the rooms it was in. */
+export type OnDisconnect = (identity: Identity, conn: ConnectionInfo & { rooms: string[] }) => unknown
+
+/** The host app's in-process hooks (docs/protocol.md §5), each an alternative to its worker method. */
+export interface HookFunctions {
   /** decides joins that neither the token's `rooms` claim nor `publicRooms` allow */
   canJoin?: CanJoin
+  onConnect?: OnConnect
+  onDisconnect?: OnDisconnect
+}
+
+/** Options of `app.register(fastifyIpc, options)`: everything optional. */
+export type FastifyIpcOptions = Partial<Omit<ResolvedOptions, 'jwt'>> & HookFunctions & {
+  jwt?: Static<typeof JwtOptions>
 }
 
 const check = Compile(OptionsSchema)
 
 /** Applies defaults and checks every value; throws one error naming the first bad option. */
-export function resolveOptions (input: FastifyIpcOptions = {}): ResolvedOptions & { canJoin?: CanJoin } {
-  const { canJoin, ...rest } = input
-  if (canJoin !== undefined && typeof canJoin !== 'function') throw new InvalidOptionError('option "canJoin" must be a function')
+export function resolveOptions (input: FastifyIpcOptions = {}): ResolvedOptions & HookFunctions {
+  const { canJoin, onConnect, onDisconnect, ...rest } = input
+  for (const [name, fn] of Object.entries({ canJoin, onConnect, onDisconnect })) {
+    if (fn !== undefined && typeof fn !== 'function') throw new InvalidOptionError(`option "${name}" must be a function`)
+  }
   const opts = check.Default(structuredCloneSafe(rest)) as ResolvedOptions
   for (const err of check.Errors(opts)) {
     const name = err.instancePath.replace(/^\//, '').replace(/\//g, '.')
@@ -99,7 +132,18 @@ export function resolveOptions (input: FastifyIpcOptions = {}): ResolvedOptions 
   if (jwt?.secret && jwt.algorithms?.some(a => !a.startsWith('HS'))) {
     throw new InvalidOptionError('jwt.algorithms: RS*/ES* algorithms need jwt.publicKey, not a secret')
   }
-  return { ...opts, redis: input.redis, canJoin }
+  if (jwt?.jwksUrl !== undefined && (jwt.secret !== undefined || jwt.publicKey !== undefined)) {
+    throw new InvalidOptionError('set either jwt.jwksUrl or jwt.secret / jwt.publicKey, not both')
+  }
+  if (jwt?.jwksUrl !== undefined && jwt.algorithms?.some(a => a.startsWith('HS'))) {
+    throw new InvalidOptionError('jwt.algorithms: HS* algorithms need jwt.secret, not a JWKS')
+  }
+  for (const [fn, method] of [['canJoin', 'joinMethod'], ['onConnect', 'connectMethod'], ['onDisconnect', 'disconnectMethod']] as const) {
+    if (input[fn] !== undefined && opts[method] !== undefined) throw new InvalidOptionError(`set either ${fn} or ${method}, not both`)
+    if (opts[method] !== undefined && input.redis === undefined) throw new InvalidOptionError(`option "${method}" needs workers, so "redis"`)
+  }
+  if (opts.lifecycleStream && input.redis === undefined) throw new InvalidOptionError('option "lifecycleStream" needs "redis"')
+  return { ...opts, redis: input.redis, canJoin, onConnect, onDisconnect }
 }
 
 // Defaults are applied to a copy, so the caller's object (and a live redis client in it) is left alone.

@@ -41,7 +41,8 @@ const limitVars: Record<string, keyof typeof Limits> = {
   IPC_DRAIN_SPREAD_MS: 'drainSpreadMs',
   IPC_RESULT_TTL_MS: 'resultTtlMs',
   IPC_HISTORY_SIZE: 'historySize',
-  IPC_HISTORY_TTL_MS: 'historyTtlMs'
+  IPC_HISTORY_TTL_MS: 'historyTtlMs',
+  IPC_HOOK_TIMEOUT_MS: 'hookTimeoutMs'
 }
 
 /** Redis behind Sentinel, instead of REDIS_URL (serve and worker) */
@@ -67,6 +68,8 @@ export const envHelp: Record<string, string> = {
   IPC_JWT_ALGORITHMS: 'comma-separated pinned algorithms (HS256, or RS256/ES256 by key type)',
   IPC_JWT_ISSUER: 'required `iss` claim',
   IPC_JWT_AUDIENCE: 'required `aud` claim',
+  IPC_JWT_JWKS_URL: 'URL of a JWKS document whose keys verify JWTs (chosen by `kid`; instead of a secret or public key)',
+  IPC_JWT_JWKS_COOLDOWN_MS: 'least time between two fetches of the JWKS document (30000)',
   IPC_API_KEYS: 'service API keys as name:key,name:key (keys of 16+ characters)',
   IPC_PUBLIC_ROOMS: 'comma-separated room patterns anyone may join (e.g. lobby,news:*)',
   IPC_PRESENCE_EVENT_ROOMS: 'comma-separated room patterns whose members hear presence.join / presence.leave (none)',
@@ -75,6 +78,12 @@ export const envHelp: Record<string, string> = {
   IPC_HISTORY_USERS: 'false to keep no history for user:<id> targets (default true)',
   IPC_ADMIN_KEY: 'a key (16+ characters) that opens the admin page at /admin; unset with IPC_ADMIN_ROLE unset = no admin page',
   IPC_ADMIN_ROLE: 'a JWT role (`roles` claim) that opens the admin page at /admin',
+  IPC_JOIN_METHOD: 'worker method deciding joins the token and IPC_PUBLIC_ROOMS do not allow (e.g. auth.can_join)',
+  IPC_CONNECT_METHOD: 'worker method told of every authenticated connection; answering false closes it (1008)',
+  IPC_DISCONNECT_METHOD: 'worker method told of every closed authenticated connection',
+  IPC_JOIN_HOOK_FAILURE: 'deny or allow: a join when IPC_JOIN_METHOD fails or times out (deny)',
+  IPC_CONNECT_HOOK_FAILURE: 'allow or deny: a connection when IPC_CONNECT_METHOD fails or times out (allow)',
+  IPC_LIFECYCLE_STREAM: 'true to append connect/disconnect/join/leave records to the stream ipc:lifecycle (false)',
   IPC_METHODS: 'module whose default export registers methods: (ipc, app) => void',
   IPC_NODE_ID: 'this node\'s id (random by default)',
   IPC_PREFIX: 'Redis key prefix (ipc:)',
@@ -172,14 +181,20 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   const secret = get('IPC_JWT_SECRET')
   const publicKey = get('IPC_JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n')
   if (secret !== undefined && publicKey !== undefined) throw new EnvError('IPC_JWT_SECRET and IPC_JWT_PUBLIC_KEY: set one, not both')
+  const jwksUrl = get('IPC_JWT_JWKS_URL')
+  if (jwksUrl !== undefined && (secret !== undefined || publicKey !== undefined)) throw new EnvError('IPC_JWT_JWKS_URL: set it instead of IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY, not with them')
+  if (jwksUrl !== undefined && !/^https?:\/\/\S+$/.test(jwksUrl)) throw new EnvError(`IPC_JWT_JWKS_URL=${jwksUrl}: must be an http:// or https:// URL`)
+  const jwksCooldownMs = int('IPC_JWT_JWKS_COOLDOWN_MS', 0)
   const algs = list('IPC_JWT_ALGORITHMS')
   for (const a of algs ?? []) {
     if (!algorithms.has(a)) throw new EnvError(`IPC_JWT_ALGORITHMS: unknown algorithm "${a}" (one of ${[...algorithms].join(', ')})`)
   }
-  if (secret !== undefined || publicKey !== undefined || algs !== undefined) {
+  if (secret !== undefined || publicKey !== undefined || jwksUrl !== undefined || algs !== undefined) {
     options.jwt = {
       ...(secret === undefined ? {} : { secret }),
       ...(publicKey === undefined ? {} : { publicKey }),
+      ...(jwksUrl === undefined ? {} : { jwksUrl }),
+      ...(jwksCooldownMs === undefined ? {} : { jwksCooldownMs }),
       ...(algs === undefined ? {} : { algorithms: algs as never }),
       ...(get('IPC_JWT_ISSUER') === undefined ? {} : { issuer: get('IPC_JWT_ISSUER') }),
       ...(get('IPC_JWT_AUDIENCE') === undefined ? {} : { audience: get('IPC_JWT_AUDIENCE') })
@@ -221,6 +236,20 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
     if (!/^[A-Za-z0-9_.-]+$/.test(nodeId)) throw new EnvError(`IPC_NODE_ID=${nodeId}: letters, digits, _ . - only`)
     options.nodeId = nodeId
   }
+  for (const [name, key] of [['IPC_JOIN_METHOD', 'joinMethod'], ['IPC_CONNECT_METHOD', 'connectMethod'], ['IPC_DISCONNECT_METHOD', 'disconnectMethod']] as const) {
+    const method = get(name)
+    if (method === undefined) continue
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(method) || method.startsWith('rpc.')) throw new EnvError(`${name}=${method}: must be a method name like auth.can_join`)
+    options[key] = method
+  }
+  for (const [name, key, values] of [['IPC_JOIN_HOOK_FAILURE', 'joinHookFailure', ['deny', 'allow']], ['IPC_CONNECT_HOOK_FAILURE', 'connectHookFailure', ['allow', 'deny']]] as const) {
+    const policy = get(name)
+    if (policy === undefined) continue
+    if (!(values as readonly string[]).includes(policy)) throw new EnvError(`${name}=${policy}: must be ${values.join(' or ')}`)
+    options[key] = policy as 'allow' | 'deny'
+  }
+  const lifecycle = envBool('IPC_LIFECYCLE_STREAM', get('IPC_LIFECYCLE_STREAM'))
+  if (lifecycle !== undefined) options.lifecycleStream = lifecycle
   const prefix = get('IPC_PREFIX')
   if (prefix !== undefined) options.prefix = prefix
   const redis = redisFromEnv(env)

@@ -51,13 +51,13 @@ export async function startServer (config: ServerConfig): Promise<FastifyInstanc
 }
 
 /**
- * Without a JWT secret or key (and outside production), a random secret is set in `options` and a
+ * Without a JWT secret, key or JWKS URL (and outside production), a random secret is set in `options` and a
  * token for user `dev` is made with it; null when one is configured.
  */
 export function developmentSecret (options: FastifyIpcOptions): { secret: string, banner: string } | null {
-  if (options.jwt?.secret !== undefined || options.jwt?.publicKey !== undefined) return null
+  if (options.jwt?.secret !== undefined || options.jwt?.publicKey !== undefined || options.jwt?.jwksUrl !== undefined) return null
   if (process.env.NODE_ENV === 'production') {
-    throw new InvalidOptionError('IPC_JWT_SECRET or IPC_JWT_PUBLIC_KEY is required when NODE_ENV=production')
+    throw new InvalidOptionError('IPC_JWT_SECRET, IPC_JWT_PUBLIC_KEY or IPC_JWT_JWKS_URL is required when NODE_ENV=production')
   }
   const secret = randomBytes(32).toString('base64url')
   options.jwt = { ...options.jwt, secret }

@@ -32,6 +32,7 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
       IPC_MAX_CONNECTIONS_PER_IP: '0',
       IPC_MAX_CONNECTIONS_PER_USER: '0',
       ...(opts.methods === true ? { IPC_METHODS: 'bench/methods.mjs' } : {}),
+      ...(process.env.BENCH_INTERCEPTOR === undefined ? {} : { BENCH_INTERCEPTOR: process.env.BENCH_INTERCEPTOR }),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
       ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId }),
       ...opts.env

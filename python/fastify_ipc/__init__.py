@@ -2,11 +2,12 @@
 publishers of events to users, rooms, connections or everyone (docs/protocol.md §9)."""
 from .context import Caller, Context
 from .errors import ErrorCode, RpcError, invalid_params, not_found, permission_denied, unauthenticated
+from .interceptors import Call
 from .publisher import AsyncPublisher, Publisher
 from .worker import Worker
 
 __all__ = [
-    "AsyncPublisher", "Caller", "Context", "ErrorCode", "Publisher", "RpcError", "Worker",
+    "AsyncPublisher", "Call", "Caller", "Context", "ErrorCode", "Publisher", "RpcError", "Worker",
     "invalid_params", "not_found", "permission_denied", "unauthenticated",
 ]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ from . import connection
 from .connection import AnyRedis, Reader, text, wait_quietly
 from .context import Context, ContextPublisher
 from .errors import ErrorCode, RpcError, deadline_exceeded, internal_error
+from .interceptors import Call, Interceptor, check as check_interceptor, intercept
 from .keys import CLAIM_IDLE_MS, MAX_DELIVERIES, REQUEST_MAXLEN, WORKER_GROUP, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, Keys
 from .method import SERVICE, Method, define
 from .outbox import Outbox
@@ -70,6 +71,7 @@ class Worker:
         self.map_error = map_error
         self.stop_timeout = stop_timeout
         self.methods: Dict[str, Method] = {}
+        self.interceptors: List[Interceptor] = []
         self.keys = Keys(prefix)
         self.stream = self.keys.rpc(service)
         self.state = "new"
@@ -96,6 +98,15 @@ class Worker:
                                         access=access, roles=roles, description=description)
             return handler
         return declare
+
+    def use(self, interceptor: Interceptor) -> Interceptor:
+        """Adds an interceptor around every handler (before start()), innermost so far: an
+        ``async def interceptor(call, call_next)`` that usually ends ``return await call_next()``.
+        Usable as a decorator; the function is returned unchanged."""
+        if self.state != "new":
+            raise RuntimeError("fastify_ipc worker: use() called after start()")
+        self.interceptors.append(check_interceptor(interceptor))
+        return interceptor
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -305,14 +316,10 @@ class Worker:
         try:
             if method.read_params is not None:
                 params = method.read_params(params)
-            if method.is_async:
-                timer = self.loop.call_later(max(0.0, deadline / 1000 - time.time()), self._expire, job)
-                try:
-                    result = await method.handler(params, ctx)
-                finally:
-                    timer.cancel()
+            if self.interceptors:
+                result = await intercept(self.interceptors, Call(name, params, ctx), lambda: self._call(job, method, params, ctx, deadline))
             else:
-                result = await self.loop.run_in_executor(self._threads, method.handler, params, ctx)
+                result = await self._call(job, method, params, ctx, deadline)
             if job.abandoned:
                 raise asyncio.CancelledError()
             return _dumps({"id": request_id, "result": result})
@@ -324,6 +331,16 @@ class Worker:
             return _dumps({"id": request_id, "error": {"code": ErrorCode.INVALID_PARAMS, "message": "Invalid params", "data": {"errors": err.errors}}})
         except Exception as err:  # noqa: BLE001 - every failure becomes a reply
             return _dumps({"id": request_id, "error": self._error_of(err, method, request_id)})
+
+    async def _call(self, job: Job, method: Method, params: Any, ctx: Context, deadline: int) -> Any:
+        """The handler itself: a coroutine on the loop, cancelled at the deadline, or a plain function in the thread pool."""
+        if not method.is_async:
+            return await self.loop.run_in_executor(self._threads, method.handler, params, ctx)
+        timer = self.loop.call_later(max(0.0, deadline / 1000 - time.time()), self._expire, job)
+        try:
+            return await method.handler(params, ctx)
+        finally:
+            timer.cancel()
 
     def _error_of(self, err: BaseException, method: Method, request_id: str) -> Dict[str, Any]:
         if isinstance(err, RpcError):

@@ -342,10 +342,11 @@ def test_the_readme_session_a_listener_sees_the_order_saved_in_the_shell(shop, g
 
 @pytest.mark.parametrize("given, message", [
     (["redis://localhost"], "FASTIFY_IPC must be a dict, not list"),
-    ({"REDIS": "redis://localhost"}, "FASTIFY_IPC: unknown key(s) REDIS (known: REDIS_URL, PREFIX)"),
+    ({"REDIS": "redis://localhost"}, "FASTIFY_IPC: unknown key(s) REDIS (known: REDIS_URL, PREFIX, INTERCEPTORS)"),
     ({"REDIS_URL": "localhost:6379"}, "FASTIFY_IPC['REDIS_URL'] = 'localhost:6379': must be a redis://, rediss:// or unix:// URL"),
     ({"REDIS_URL": None}, "FASTIFY_IPC['REDIS_URL'] = None: must be a redis://, rediss:// or unix:// URL"),
     ({"PREFIX": 7}, "FASTIFY_IPC['PREFIX'] = 7: must be a string, the gateway's IPC_PREFIX ('ipc:')"),
+    ({"INTERCEPTORS": "a.b"}, "FASTIFY_IPC['INTERCEPTORS'] = 'a.b': must be a list of dotted paths to async functions (call, call_next)"),
 ])
 def test_bad_settings_are_improperly_configured(shop, given, message):
     from django.core.exceptions import ImproperlyConfigured
@@ -364,9 +365,9 @@ def test_settings_have_defaults(shop):
 
     with override_settings():
         del settings.FASTIFY_IPC
-        assert ipc_settings() == ("redis://localhost:6379/0", "ipc:")
+        assert ipc_settings() == ("redis://localhost:6379/0", "ipc:", [])
     with override_settings(FASTIFY_IPC={"PREFIX": "shop:"}):
-        assert ipc_settings() == ("redis://localhost:6379/0", "shop:")
+        assert ipc_settings() == ("redis://localhost:6379/0", "shop:", [])
 
 
 def test_a_project_with_bad_settings_does_not_start(shop):
@@ -463,3 +464,17 @@ def test_a_bad_method_option_stops_ipc_worker_saying_where_it_is(shop):
         django_worker("broken")
     assert str(raised.value) == ("test_django.test_a_bad_method_option_stops_ipc_worker_saying_where_it_is.<locals>.slow: "
                                  "fastify_ipc worker: method 'broken.slow': timeout_ms must be a positive int")
+
+
+def test_interceptors_of_the_setting_wrap_the_django_worker(shop):
+    from django.core.management.base import CommandError
+    from django.test import override_settings
+    from django_checks.ipc import audit
+    from fastify_ipc.django.worker import django_worker
+
+    with override_settings(FASTIFY_IPC={"INTERCEPTORS": ["django_checks.ipc.audit"]}):
+        assert django_worker("checks").interceptors == [audit]
+    for path, why in (("django_checks.ipc.nope", "does not define"), ("django_checks.ipc.RAISES", "async function")):
+        with override_settings(FASTIFY_IPC={"INTERCEPTORS": [path]}), pytest.raises(CommandError) as raised:
+            django_worker("checks")
+        assert str(raised.value).startswith(f"FASTIFY_IPC['INTERCEPTORS']: {path}: ") and why in str(raised.value)

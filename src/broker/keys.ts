@@ -13,6 +13,7 @@ export interface Keys {
   result (scoped: string): string
   /** the channel that says a record's answer is stored, to nodes waiting for it */
   readonly resultNews: string
+  readonly lifecycle: string
   /** a user's connections in a room of presenceEventRooms, which decide presence.join/leave */
   presenceMembers (room: string, userId: string): string
   /** the rooms of presenceEventRooms that have members, for the sweeper */
@@ -44,6 +45,7 @@ export function keys (prefix = 'ipc:'): Keys {
     presenceOnline: `${prefix}presence:online`,
     result: scoped => `${prefix}idem:${scoped}`,
     resultNews: `${prefix}idem`,
+    lifecycle: `${prefix}lifecycle`,
     // a room name has no `|`: the user id after it is unambiguous
     presenceMembers: (room, userId) => `${prefix}presence:members:${room}|${userId}`,
     presenceEventRooms: `${prefix}presence:event-rooms`,
@@ -62,6 +64,7 @@ export function keys (prefix = 'ipc:'): Keys {
 export const WORKER_GROUP = 'workers'
 export const REQUEST_MAXLEN = 100000
 export const REPLY_TTL_MS = 60000
+export const LIFECYCLE_MAXLEN = 100000
 export const CLAIM_IDLE_MS = 5000
 export const MAX_DELIVERIES = 3
 export const WORKER_TTL_MS = 15000

@@ -15,6 +15,7 @@ import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
 import { RedisAdmin } from './redis-admin.js'
 import { RedisControl } from './redis-control.js'
+import { RedisLifecycle } from './redis-lifecycle.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
 import { RedisResults } from './redis-results.js'
@@ -56,6 +57,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   readonly catalog: MethodCatalog = this
   readonly health: Health = this
   readonly results: RedisResults
+  readonly lifecycle: RedisLifecycle
   private readonly log: FastifyBaseLogger
   private readonly keys: Keys
   private readonly link: Link
@@ -94,6 +96,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     if (this.link.owned) this.revive(redis, 'fastify-ipc')
     this.workers = new Catalog(redis, this.keys, this.log)
     this.results = new RedisResults(redis, this.keys, () => this.duplicate('results'))
+    this.lifecycle = new RedisLifecycle(redis, this.keys.lifecycle, this.nodeId)
     this.presence = new RedisPresence(redis, this.keys, {
       ttlMs: options.presenceTtlMs, eventRooms: options.presenceEventRooms ?? [], nodeId: this.nodeId, publish: async ev => await this.publish(ev)
     }, () => this.up, this.log)

@@ -176,6 +176,22 @@ export interface Watch {
   cancel (): void
 }
 
+/** One record of the lifecycle stream (docs/protocol.md §9): a connection came, went, joined or left a room. */
+export interface LifecycleRecord {
+  type: 'connect' | 'disconnect' | 'join' | 'leave'
+  userId: string
+  connectionId: string
+  /** join and leave: the room */
+  room?: string
+  /** disconnect: the rooms it was in */
+  rooms?: string[]
+}
+
+/** The lifecycle stream, for backends that read it with a consumer group. */
+export interface LifecycleLog {
+  append (record: LifecycleRecord): Promise<void>
+}
+
 /** Whether the backing store answers. */
 export interface Health {
   /** false while the backing store is unreachable */
@@ -198,6 +214,7 @@ export interface Broker {
   /** absent: the gateway keeps the answers of idempotent calls in its own process */
   readonly results?: ResultStore
   readonly admin?: AdminStore
+  readonly lifecycle?: LifecycleLog
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

@@ -3,7 +3,8 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Identity } from '../config.js'
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 
-export type JwtVerify = (token: string) => Record<string, unknown>
+/** a token's claims, or a throw saying why it is refused (a JWKS verifier answers asynchronously) */
+export type JwtVerify = (token: string) => Record<string, unknown> | Promise<Record<string, unknown>>
 
 export class Authenticator {
   private readonly keys: Array<{ name: string, digest: Buffer }>
@@ -12,7 +13,7 @@ export class Authenticator {
     this.keys = Object.entries(apiKeys).map(([name, key]) => ({ name, digest: sha256(key) }))
   }
 
-  authenticate (token: string): Identity {
+  async authenticate (token: string): Promise<Identity> {
     const apiKey = this.apiKey(token)
     if (apiKey !== null) {
       return { kind: 'service', userId: `service:${apiKey}`, roles: ['service'], rooms: ['*'], claims: {}, expiresAt: null }
@@ -20,7 +21,7 @@ export class Authenticator {
     if (this.verifyJwt === null) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'No JWT secret or key is configured')
     let claims: Record<string, unknown>
     try {
-      claims = this.verifyJwt(token)
+      claims = await this.verifyJwt(token)
     } catch (err) {
       throw new RpcError(ErrorCode.UNAUTHENTICATED, `Invalid token: ${(err as Error).message}`)
     }
@@ -39,10 +40,10 @@ export class Authenticator {
   }
 
   /** The identity of an `Authorization` header, which must be `Bearer <token>`. */
-  authenticateHeader (header: string): Identity {
+  async authenticateHeader (header: string): Promise<Identity> {
     const match = /^Bearer\s+(\S+)$/i.exec(header)
     if (match === null) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'Authorization header must be "Bearer <token>"')
-    return this.authenticate(match[1])
+    return await this.authenticate(match[1])
   }
 
   /** the name of the API key, compared in constant time against every configured key */

@@ -1,21 +1,23 @@
 // The reserved `rpc.*` methods of docs/protocol.md §5.
 import type { Broker, Position } from '../broker/types.js'
-import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
+import type { Identity, ResolvedOptions } from '../config.js'
 import { ErrorCode, RpcError, invalidParams, permissionDenied, unauthenticated } from '../protocol/errors.js'
 import { validationErrors, validators } from '../protocol/frames.js'
 import { namedParams } from '../protocol/params.js'
 import { type Authenticator, matchesRoom } from './auth.js'
 import type { Connection } from './connection.js'
 import { Followed } from './follow.js'
+import type { Hooks } from './hooks.js'
 import type { Hub } from './hub.js'
 import type { Registry } from './registry.js'
 
 export interface BuiltinDeps {
-  options: ResolvedOptions & { canJoin?: CanJoin }
+  options: ResolvedOptions
   auth: Authenticator
   /** throws -32001 for a revoked token (docs/protocol.md §2) */
   admit: (identity: Identity) => Promise<void>
   hub: Hub
+  hooks: Hooks
   broker: Broker
   registry: Registry
   version: string
@@ -56,11 +58,12 @@ export class Builtins {
 
   private async auth (conn: Connection, params: Params): Promise<unknown> {
     const { token, recover } = check(validators.auth, params)
-    const identity = this.deps.auth.authenticate(token)
+    const identity = await this.deps.auth.authenticate(token)
     await this.deps.admit(identity)
     if (conn.identity !== null && conn.identity.userId !== identity.userId) {
       throw permissionDenied('A refreshed token must be for the same user')
     }
+    const first = conn.state === 'pending'
     const result = {
       connectionId: conn.id,
       userId: identity.userId,
@@ -68,14 +71,17 @@ export class Builtins {
       expiresAt: identity.expiresAt,
       heartbeatMs: this.deps.options.heartbeatMs
     }
-    const hub = this.deps.hub
+    const authenticate = (): void => {
+      if (!this.deps.hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+      if (first) this.deps.hooks.connected(conn)
+    }
     const target = `user:${identity.userId}`
     if (!this.deps.broker.events.keepsHistory(target)) {
-      if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+      authenticate()
       return recover === undefined ? result : { ...result, recovered: false }
     }
     return await this.positioned(conn, target, recover, result, async () => {
-      if (!hub.authenticate(conn, identity)) throw new RpcError(ErrorCode.RATE_LIMITED, 'Too many connections')
+      authenticate()
       await conn.watching
     })
   }
@@ -88,15 +94,22 @@ export class Builtins {
         throw permissionDenied(`Room limit reached: at most ${options.maxRoomsPerConnection} rooms per connection`)
       }
       const allowed = matchesRoom(identity.rooms, room) || matchesRoom(options.publicRooms, room) ||
-        (options.canJoin !== undefined && await options.canJoin(identity, room) === true)
+        await this.deps.hooks.canJoin(conn, room)
       if (!allowed) throw permissionDenied(`Not allowed to join room "${room}"`)
+      // the hook may have taken a while: the connection may be gone meanwhile
+      if (conn.state === 'closed') return { room }
+    }
+    const attach = async (): Promise<void> => {
+      const member = conn.rooms.has(room)
+      await hub.join(conn, room)
+      if (!member) this.deps.hooks.joined(conn, room)
     }
     const target = `room:${room}`
     if (!this.deps.broker.events.keepsHistory(target)) {
-      await hub.join(conn, room)
+      await attach()
       return recover === undefined ? { room } : { room, recovered: false }
     }
-    return await this.positioned(conn, target, recover, { room }, async () => await hub.join(conn, room))
+    return await this.positioned(conn, target, recover, { room }, attach)
   }
 
   /**
@@ -110,7 +123,9 @@ export class Builtins {
   }
 
   private async leave (conn: Connection, room: string): Promise<unknown> {
+    if (!conn.rooms.has(room)) return { room }
     await this.deps.hub.leave(conn, room)
+    this.deps.hooks.left(conn, room)
     return { room }
   }
 

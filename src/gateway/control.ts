@@ -17,6 +17,8 @@ export interface ControlDeps {
   bus: ControlBus
   options: Pick<ResolvedOptions, 'maxRoomsPerConnection'>
   log: FastifyBaseLogger
+  /** told of each membership a command made or ended (the lifecycle stream's join and leave records) */
+  membership?: { joined (conn: Connection, room: string): void, left (conn: Connection, room: string): void }
 }
 
 export class Control {
@@ -71,10 +73,15 @@ export class Control {
             continue
           }
           this.background(hub.join(conn, cmd.room))
+          this.deps.membership?.joined(conn, cmd.room)
         }
         return
       case 'unsubscribe':
-        for (const conn of hub.select(cmd)) this.background(hub.leave(conn, cmd.room))
+        for (const conn of hub.select(cmd)) {
+          if (!conn.rooms.has(cmd.room)) continue
+          this.background(hub.leave(conn, cmd.room))
+          this.deps.membership?.left(conn, cmd.room)
+        }
         return
       case 'disconnect':
         for (const conn of hub.select(cmd)) conn.close(cmd.code ?? DISCONNECT_CODE, closeReason(cmd.reason ?? 'disconnected'))

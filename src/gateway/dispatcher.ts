@@ -3,24 +3,26 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import type { OutgoingEvent, RemoteCall, RpcTransport } from '../broker/types.js'
-import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
+import type { ResolvedOptions } from '../config.js'
 import { CloseCode, ErrorCode, RpcError } from '../protocol/errors.js'
-import { type Caller, type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
+import { type Request, type RequestId, validationErrors, validators } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
 import { namedParams } from '../protocol/params.js'
 import { withTimeout } from '../timeout.js'
 import { BUILTINS, type Builtins } from './builtins.js'
-import { Followed } from './follow.js'
+import { callerOf } from './caller.js'
 import type { Connection } from './connection.js'
+import { Followed } from './follow.js'
 import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
 import type { Idempotency } from './idempotency.js'
+import type { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
 import type { NodeStats } from './stats.js'
 
 export interface DispatcherDeps {
-  options: ResolvedOptions & { canJoin?: CanJoin }
+  options: ResolvedOptions
   registry: Registry
   builtins: Builtins
   hub: Hub
@@ -28,6 +30,8 @@ export interface DispatcherDeps {
   rpc: RpcTransport | null
   /** calls with an idempotencyKey (docs/protocol.md §3) */
   idempotency: Idempotency
+  /** `app.ipc.use`: around every call of a method, local or remote */
+  interceptors: Interceptors
   nodeId: string
   metrics: Metrics
   /** the admin page's counters */
@@ -165,34 +169,35 @@ export class Dispatcher {
       throw new RpcError(ErrorCode.INVALID_PARAMS, 'Invalid params', { errors: validationErrors(method.params, params) })
     }
     const timeoutMs = method.spec.timeoutMs ?? options.defaultTimeoutMs
-    const caller: Caller = {
-      userId: identity?.userId ?? '',
-      connectionId: conn.id,
-      node: this.deps.nodeId,
-      roles: identity?.roles ?? [],
-      claims: identity?.claims ?? {}
-    }
+    const caller = callerOf(identity, conn.id, this.deps.nodeId)
     const id = req.id
     const progress = (data: unknown): void => {
       if (id !== undefined && conn.running(id)) conn.send(progressFrame(id, data))
     }
-    const deadline = Date.now() + timeoutMs
+    if (method.handler === undefined && this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
     const key = req.idempotencyKey
-    if (key === undefined) return this.run(method, params, caller, deadline, progress, identity, undefined)
     // Scoped per user: an anonymous caller has no scope a re-send could find again.
-    if (identity === null) throw new RpcError(ErrorCode.INVALID_REQUEST, 'Invalid request: idempotencyKey needs an authenticated connection')
-    return this.deps.idempotency.run({ userId: identity.userId, key, method: method.name, params, deadline },
-      () => this.run(method, params, caller, deadline, progress, identity, key))
+    if (key !== undefined && identity === null) throw new RpcError(ErrorCode.INVALID_REQUEST, 'Invalid request: idempotencyKey needs an authenticated connection')
+    const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log, idempotencyKey: key }
+    const deadline = Date.now() + timeoutMs
+    const interceptors = this.deps.interceptors
+    // Without interceptors or a key no closure is made: the call goes straight through.
+    if (interceptors.empty && key === undefined) return this.invoke(method, params, ctx, deadline)
+    const run = key === undefined
+      ? () => this.invoke(method, params, ctx, deadline)
+      : () => this.deps.idempotency.run({ userId: identity!.userId, key, method: method.name, params, deadline }, () => this.invoke(method, params, ctx, deadline))
+    if (interceptors.empty) return run()
+    const call = { method: method.name, params, identity, caller, connectionId: conn.id, remote: method.handler === undefined, deadline, idempotencyKey: key }
+    return interceptors.run(call, run)
   }
 
-  private run (method: Method, params: unknown, caller: Caller, deadline: number, progress: (data: unknown) => void, identity: Identity | null, idempotencyKey: string | undefined): unknown {
+  /** The call itself: a worker's, through the RpcTransport, or the in-process handler's. */
+  private invoke (method: Method, params: unknown, ctx: MethodContext, deadline: number): unknown {
     if (method.handler === undefined) {
-      if (this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
-      const call: RemoteCall = { method: method.name, params, caller, deadline }
-      if (idempotencyKey !== undefined) call.idem = idempotencyKey
-      return this.deps.rpc.call(call, progress)
+      const call: RemoteCall = { method: method.name, params, caller: ctx.caller, deadline }
+      if (ctx.idempotencyKey !== undefined) call.idem = ctx.idempotencyKey
+      return this.deps.rpc!.call(call, ctx.progress)
     }
-    const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log, idempotencyKey }
     return this.local(method, params, ctx, deadline - Date.now())
   }
 

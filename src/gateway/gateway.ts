@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { MemoryResults } from '../broker/memory-results.js'
 import type { Broker, OutgoingEvent, PublishResult } from '../broker/types.js'
-import type { CanJoin, Identity, ResolvedOptions } from '../config.js'
+import type { HookFunctions, Identity, ResolvedOptions } from '../config.js'
 import { invalidParams } from '../protocol/errors.js'
 import { type MethodSpec, validationErrors, validators } from '../protocol/frames.js'
 import { withTimeout } from '../timeout.js'
@@ -15,12 +15,14 @@ import { Builtins } from './builtins.js'
 import { Connection } from './connection.js'
 import { Control } from './control.js'
 import { Dispatcher } from './dispatcher.js'
+import { Hooks } from './hooks.js'
 import { Hub } from './hub.js'
 import { Idempotency } from './idempotency.js'
+import { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import { type Handler, Registry } from './registry.js'
 
-export type GatewayOptions = ResolvedOptions & { canJoin?: CanJoin }
+export type GatewayOptions = ResolvedOptions & HookFunctions
 
 export interface GatewayDeps {
   options: GatewayOptions
@@ -53,12 +55,16 @@ export class Gateway {
   readonly admin: Admin
   private readonly registry: Registry
   private readonly hub: Hub
+  private readonly hooks: Hooks
   private readonly control: Control
   private readonly dispatcher: Dispatcher
   private readonly auth: Authenticator
   private readonly log: FastifyBaseLogger
   private readonly version: string
-  private readonly removed = (conn: Connection): void => this.hub.remove(conn)
+  private readonly removed = (conn: Connection): void => {
+    this.hub.remove(conn)
+    if (conn.identity !== null) this.hooks.disconnected(conn)
+  }
 
   constructor ({ options, broker, metrics, log, auth, version }: GatewayDeps) {
     this.options = options
@@ -68,24 +74,28 @@ export class Gateway {
     this.log = log
     this.version = version
     const catalog = broker.catalog
-    this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods())
+    const rpc = broker.rpc ?? null
+    this.hooks = new Hooks({ options, rpc, lifecycle: broker.lifecycle, nodeId: broker.nodeId, log, draining: () => this.hub.draining })
+    this.registry = new Registry(catalog === undefined ? () => noRemoteMethods : () => catalog.remoteMethods(), new Set(this.hooks.methods))
     this.hub = new Hub(broker.presence, broker.events, options, metrics, log)
     if (options.presenceEventRooms.length > 0) {
       const data = { type: 'object', properties: { room: { type: 'string' }, userId: { type: 'string' } }, required: ['room', 'userId'] }
       this.registry.event('presence.join', { description: 'a user\'s first connection joined the room (docs/protocol.md §4)', data })
       this.registry.event('presence.leave', { description: 'a user\'s last connection left the room (docs/protocol.md §4)', data })
     }
-    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log })
+    const control = this.control = new Control({ hub: this.hub, bus: broker.control, options, log, membership: this.hooks })
     const admit = control.admit.bind(control)
-    const builtins = new Builtins({ options, auth, admit, hub: this.hub, broker, registry: this.registry, version })
+    const builtins = new Builtins({ options, auth, admit, hub: this.hub, hooks: this.hooks, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.admin = new Admin({ hub: this.hub, broker, registry: this.registry, options, log })
+    const interceptors = new Interceptors()
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, stats: this.admin.stats, log, publish,
+      options, registry: this.registry, builtins, hub: this.hub, rpc, interceptors, nodeId: broker.nodeId, metrics, stats: this.admin.stats, log, publish,
       idempotency: new Idempotency(broker.results ?? new MemoryResults(), options.resultTtlMs)
     })
     this.api = {
       nodeId: broker.nodeId,
+      use: fn => interceptors.add(fn),
       method: (name, options, handler) => this.registry.define(name, options, handler as Handler),
       event: (name, spec) => this.registry.event(name, spec),
       publish,
@@ -135,9 +145,9 @@ export class Gateway {
    * The identity of an upgrade's `Authorization` header, checked before the socket exists; throws
    * -32001 (counted as a refused connection) for a bad one.
    */
-  identify (authorization: string): Identity {
+  async identify (authorization: string): Promise<Identity> {
     try {
-      return this.auth.authenticateHeader(authorization)
+      return await this.auth.authenticateHeader(authorization)
     } catch (err) {
       this.metrics.rejected.inc({ reason: 'unauthenticated' })
       throw err
@@ -146,7 +156,7 @@ export class Gateway {
 
   /** identify(), and the token must not be revoked (docs/protocol.md §2): what an upgrade's header goes through. */
   async authorize (authorization: string): Promise<Identity> {
-    const identity = this.identify(authorization)
+    const identity = await this.identify(authorization)
     try {
       await this.control.admit(identity)
     } catch (err) {
@@ -168,7 +178,7 @@ export class Gateway {
     if (adminKey !== undefined && sameSecret(token, adminKey)) return true
     if (adminRole === undefined) return false
     try {
-      const identity = this.auth.authenticate(token)
+      const identity = await this.auth.authenticate(token)
       if (identity.kind !== 'user' || !identity.roles.includes(adminRole)) return false
       await this.control.admit(identity)
       return true
@@ -187,7 +197,7 @@ export class Gateway {
     socket.on('message', (data, isBinary) => this.dispatcher.message(conn, data, isBinary))
     if (!this.hub.add(conn)) return null
     if (peer.identity === undefined) conn.awaitAuth()
-    else this.hub.authenticate(conn, peer.identity)
+    else if (this.hub.authenticate(conn, peer.identity)) this.hooks.connected(conn)
     return conn
   }
 

@@ -44,7 +44,8 @@ export class Registry {
   private readonly events = new Map<string, EventSpec>()
   private readonly compiled = new Map<string, Validator>()
 
-  constructor (private readonly remoteSpecs: () => ReadonlyMap<string, MethodSpec>) {}
+  /** `hidden`: methods no client may see or call (the worker methods serving hooks) */
+  constructor (private readonly remoteSpecs: () => ReadonlyMap<string, MethodSpec>, private readonly hidden: ReadonlySet<string> = new Set()) {}
 
   define (name: string, options: MethodOptions, handler: Handler): void {
     if (this.local.has(name)) throw new DuplicateMethodError(`fastify-ipc: method "${name}" is already defined`)
@@ -72,6 +73,7 @@ export class Registry {
 
   /** Whether an identity may see and call a method (null = anonymous). */
   visible (method: Method, identity: Identity | null, allowAnonymous: boolean): boolean {
+    if (this.hidden.has(method.name)) return false
     if (identity === null) return allowAnonymous && method.access === 'public'
     if (method.access === 'service' && !identity.roles.includes('service')) return false
     const roles = method.spec.roles
@@ -82,7 +84,7 @@ export class Registry {
   openrpc (version: string, identity?: Identity | null, allowAnonymous = false): Record<string, unknown> {
     const methods = []
     for (const m of [...this.local.values(), ...this.remote.values()]) {
-      if (identity !== undefined && !this.visible(m, identity, allowAnonymous)) continue
+      if (this.hidden.has(m.name) || (identity !== undefined && !this.visible(m, identity, allowAnonymous))) continue
       methods.push(describe(m))
     }
     methods.sort((a, b) => a.name.localeCompare(b.name))

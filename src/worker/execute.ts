@@ -3,8 +3,9 @@
 import { ErrorCode, RpcError } from '../protocol/errors.js'
 import { type Caller, validationErrors } from '../protocol/frames.js'
 import { isThenable } from '../protocol/methods.js'
+import { intercept } from '../interceptors.js'
 import type { WorkerLogger } from './log.js'
-import type { WorkerContext, WorkerMethod } from './method.js'
+import type { WorkerContext, WorkerInterceptor, WorkerMethod } from './method.js'
 import type { Publisher } from './publisher.js'
 import { errorObject, internalError, type ReplyBody } from './replies.js'
 import { callerOf, type WorkerRequest } from './request.js'
@@ -16,6 +17,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ExecuteDeps {
   methods: ReadonlyMap<string, WorkerMethod>
+  /** `worker.use`, outermost first */
+  interceptors: readonly WorkerInterceptor[]
   publish: Publisher
   log: WorkerLogger
   progress (request: WorkerRequest, data: unknown): void
@@ -111,9 +114,13 @@ export function execute (deps: ExecuteDeps, req: WorkerRequest, abort: JobAbort)
   if (method.params !== null && !method.params.Check(params)) {
     return { error: { code: ErrorCode.INVALID_PARAMS, message: 'Invalid params', data: { errors: validationErrors(method.params, params) } } }
   }
+  const ctx = new Context(deps, req, abort)
+  if (deps.interceptors.length > 0) {
+    return settle(deps, method, req, intercept(deps.interceptors, { method: method.name, params, ctx }, () => method.handler(params, ctx)), abort)
+  }
   let out: unknown
   try {
-    out = method.handler(params, new Context(deps, req, abort))
+    out = method.handler(params, ctx)
   } catch (err) {
     abort.end()
     return failed(deps, method, req, err)

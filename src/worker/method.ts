@@ -1,5 +1,6 @@
 // How a worker declares a method (mirroring the gateway's `ipc.method`) and what its handler gets.
 import { Compile } from 'typebox/compile'
+import type { Interceptor } from '../interceptors.js'
 import type { Caller, MethodSpec, Validator } from '../protocol/frames.js'
 import { type MethodOptions, methodSpec } from '../protocol/methods.js'
 import type { WorkerLogger } from './log.js'
@@ -29,6 +30,16 @@ export interface WorkerContext {
 
 export type WorkerHandler<P = any, R = unknown> = (params: P, ctx: WorkerContext) => R | Promise<R>
 
+/** What a worker's interceptor (`worker.use`) sees of a call. */
+export interface WorkerCall {
+  readonly method: string
+  /** the params, validated against the method's schema (read them, do not change them) */
+  readonly params: unknown
+  /** the handler's context: caller, requestId, deadline, signal... */
+  readonly ctx: WorkerContext
+}
+
+export type WorkerInterceptor = Interceptor<WorkerCall>
 
 export interface WorkerMethod {
   name: string

@@ -7,7 +7,7 @@ import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
 import { execute, type ExecuteDeps, JobAbort } from './execute.js'
 import { consoleLogger, type WorkerLogger } from './log.js'
-import { defineMethod, SERVICE, type WorkerHandler, type WorkerMethod, type WorkerMethodOptions } from './method.js'
+import { defineMethod, SERVICE, type WorkerHandler, type WorkerInterceptor, type WorkerMethod, type WorkerMethodOptions } from './method.js'
 import { Publisher } from './publisher.js'
 import { close, connect, drop, duplicate, type RedisInput, type WorkerRedis } from './redis.js'
 import { Outbox } from './outbox.js'
@@ -56,6 +56,7 @@ export class Worker {
   private readonly log: WorkerLogger
   private readonly stopTimeoutMs: number
   private readonly methods = new Map<string, WorkerMethod>()
+  private readonly interceptors: WorkerInterceptor[] = []
   /** what we are working on */
   private readonly jobs = new Slots<Job>()
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -102,6 +103,18 @@ export class Worker {
     return this
   }
 
+  /**
+   * Adds an interceptor around every handler of this worker, in the order they were added (the first
+   * is the outermost): `(call, next) => ...` with `call` = {method, params, ctx}. What it throws is
+   * answered like a handler's error; call before start().
+   */
+  use (interceptor: WorkerInterceptor): this {
+    if (this.state !== 'new') throw new InvalidStateError('fastify-ipc worker: use() called after start()')
+    if (typeof interceptor !== 'function') throw new InvalidOptionError('worker: use() takes a function (call, next) => ...')
+    this.interceptors.push(interceptor)
+    return this
+  }
+
   /** Publishes the catalog, joins the consumer group, heartbeats, and starts answering. */
   async start (): Promise<void> {
     if (this.state !== 'new') throw new InvalidStateError('fastify-ipc worker: start() may be called once')
@@ -118,7 +131,7 @@ export class Worker {
     }
     this.stream = new RequestStream(client, this.keys.rpc(this.service), this.keys.dead(this.service), this.id)
     this.outbox = new Outbox(client, this.stream.key, (err, count) => this.log.warn({ err }, `could not ack ${count} answered requests: they will be delivered again`))
-    this.deps = { methods: this.methods, publish: new Publisher({ redis: client, prefix: this.options.prefix }), log: this.log, progress: this.progress }
+    this.deps = { methods: this.methods, interceptors: this.interceptors, publish: new Publisher({ redis: client, prefix: this.options.prefix }), log: this.log, progress: this.progress }
     this.state = 'running'
     try {
       await this.announce()

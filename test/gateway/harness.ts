@@ -1,12 +1,13 @@
 // A Gateway without Fastify: a ws server of its own hands it sockets, as routes/websocket.ts does.
 import { once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createVerifier } from 'fast-jwt'
 import { pino } from 'pino'
 import { WebSocketServer } from 'ws'
 import { MemoryBroker } from '../../src/broker/memory.js'
 import type { Broker } from '../../src/broker/types.js'
-import { type FastifyIpcOptions, resolveOptions } from '../../src/config.js'
+import { type FastifyIpcOptions, type Identity, resolveOptions } from '../../src/config.js'
 import { Authenticator } from '../../src/gateway/auth.js'
 import { Gateway } from '../../src/gateway/gateway.js'
 import { Metrics } from '../../src/gateway/metrics.js'
@@ -30,10 +31,19 @@ export async function gatewayOnWs (options: FastifyIpcOptions = {}, broker: Brok
     version: '0.0.0-test'
   })
   await gateway.start()
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  // The upgrade's token is checked before the socket exists, as routes/websocket.ts does (401 when bad).
+  const identities = new WeakMap<IncomingMessage, Identity>()
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    verifyClient: ({ req }, done) => {
+      const header = req.headers.authorization
+      if (header === undefined) return done(true)
+      gateway.identify(header).then(identity => { identities.set(req, identity); done(true) }, () => done(false, 401))
+    }
+  })
   wss.on('connection', (socket, request) => {
-    const header = request.headers.authorization
-    gateway.open(socket, { ip: request.socket.remoteAddress ?? '', identity: header === undefined ? undefined : gateway.identify(header) })
+    gateway.open(socket, { ip: request.socket.remoteAddress ?? '', identity: identities.get(request) })
   })
   await once(wss, 'listening')
   const { port } = wss.address() as AddressInfo

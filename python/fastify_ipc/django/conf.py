@@ -1,5 +1,5 @@
 """The ``FASTIFY_IPC`` setting, checked at start-up (the app's ready()) like Django's own settings."""
-from typing import NamedTuple
+from typing import List, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -8,6 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 DEFAULTS = {
     "REDIS_URL": "redis://localhost:6379/0",
     "PREFIX": "ipc:",
+    # dotted paths of async interceptors (call, call_next), outermost first: worker.use(...) of each
+    "INTERCEPTORS": [],
 }
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -16,6 +18,7 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 class IpcSettings(NamedTuple):
     redis_url: str
     prefix: str
+    interceptors: List[str]
 
 
 def ipc_settings() -> IpcSettings:
@@ -33,4 +36,7 @@ def ipc_settings() -> IpcSettings:
     prefix = merged["PREFIX"]
     if not isinstance(prefix, str):
         raise ImproperlyConfigured(f"FASTIFY_IPC['PREFIX'] = {prefix!r}: must be a string, the gateway's IPC_PREFIX ('ipc:')")
-    return IpcSettings(redis_url=url, prefix=prefix)
+    interceptors = merged["INTERCEPTORS"]
+    if not isinstance(interceptors, (list, tuple)) or not all(isinstance(i, str) for i in interceptors):
+        raise ImproperlyConfigured(f"FASTIFY_IPC['INTERCEPTORS'] = {interceptors!r}: must be a list of dotted paths to async functions (call, call_next)")
+    return IpcSettings(redis_url=url, prefix=prefix, interceptors=list(interceptors))

@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from django.core.management.base import CommandError
 from django.db import close_old_connections, reset_queries
+from django.utils.module_loading import import_string
 
 from fastify_ipc import Worker
 
@@ -23,6 +24,11 @@ def django_worker(service: str, concurrency: int = 10) -> Worker:
         raise CommandError(f"no method of service {service!r} is declared in an installed app's ipc.py (services found: {known})")
     config = ipc_settings()
     worker = Worker(config.redis_url, service, concurrency=concurrency, prefix=config.prefix, map_error=django_error)
+    for path in config.interceptors:
+        try:
+            worker.use(import_string(path))
+        except (ImportError, TypeError) as err:
+            raise CommandError(f"FASTIFY_IPC['INTERCEPTORS']: {path}: {err}") from None
     for name, (_, options, handler) in sorted(methods.items()):
         try:
             worker.method(name, **options)(django_handler(handler))

@@ -79,3 +79,8 @@ def slow_sleep(params, ctx):
     ctx.progress({"sleeping": params["ms"]})
     time.sleep(params["ms"] / 1000)
     return {"slept": params["ms"]}
+
+
+async def audit(call, call_next):
+    """An interceptor named in FASTIFY_IPC['INTERCEPTORS'] by the tests."""
+    return await call_next()
