@@ -46,6 +46,10 @@ export const OptionsSchema = Type.Object({
   redis: Type.Optional(Type.Unknown()),
   redisCluster: Type.Boolean({ default: false, description: '`redis` (a URL) names one node of a Redis Cluster' }),
   routes: Type.Boolean({ default: true, description: 'serve /health, /ready, /metrics, /openrpc.json, /api/publish' }),
+  tracing: Type.Boolean({ default: true, description: 'a span per call through @opentelemetry/api (a no-op unless the application installs an SDK); false skips that code' }),
+  requestLogSampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'share of successful calls written to the request log (0-1); failed calls always are' }),
+  requestLogStream: Type.Boolean({ default: false, description: 'also append the request log to the Redis stream <prefix>requests (needs redis)' }),
+  requestLogStreamLength: Type.Integer({ minimum: 1, default: 10000, description: 'most entries the request log stream keeps' }),
   ...Limits
 }, { additionalProperties: false })
 
@@ -91,6 +95,7 @@ export function resolveOptions (input: FastifyIpcOptions = {}): ResolvedOptions 
   if (jwt?.secret && jwt.algorithms?.some(a => !a.startsWith('HS'))) {
     throw new InvalidOptionError('jwt.algorithms: RS*/ES* algorithms need jwt.publicKey, not a secret')
   }
+  if (opts.requestLogStream && input.redis === undefined) throw new InvalidOptionError('option "requestLogStream" needs "redis": the request log stream lives in Redis')
   return { ...opts, redis: input.redis, canJoin }
 }
 

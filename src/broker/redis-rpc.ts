@@ -93,7 +93,7 @@ export class RpcClient {
     return this.alive(service).then(alive => this.start(service, call, progress, alive))
   }
 
-  private start (service: string, { method, params, caller, deadline }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
+  private start (service: string, { method, params, caller, deadline, traceparent }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
     if (!alive) return Promise.reject(new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`))
     if (deadline <= Date.now()) return Promise.reject(deadlineExceeded())
     let p!: Pending
@@ -104,32 +104,34 @@ export class RpcClient {
     const id = p.id = `${this.idPrefix}${p.slot}.${++this.seq}`
     if (deadline < this.sweepAt) this.armSweep(deadline)
     // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
-    const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline))
+    const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline, traceparent) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline, traceparent))
     sent.catch(() => {
       if (this.pending.remove(p)) p.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
     })
     return result
   }
 
-  private send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number): Promise<unknown> {
+  private send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number, traceparent: string | undefined): Promise<unknown> {
     if (this.fast) {
       let head = this.heads.get(service)
       if (head === undefined) {
-        // XADD, key, MAXLEN ~ n *, and 7 field/value pairs (docs/protocol.md §9)
-        head = arrayOf(20) + ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
+        // XADD, key, MAXLEN ~ n * and the `v` and `id` fields (docs/protocol.md §9), after the array header
+        head = ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
         this.heads.set(service, head)
       }
-      const cmd = encoded('xadd', head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
-        CALLER + this.callerText(caller).bulk + this.replyBulks + bulk(String(deadline)))
+      // 7 field/value pairs, and `traceparent` when the call has a trace context
+      const cmd = encoded('xadd', (traceparent === undefined ? ARRAY_20 : ARRAY_22) + head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
+        CALLER + this.callerText(caller).bulk + this.replyBulks + bulk(String(deadline)) + (traceparent === undefined ? '' : TRACEPARENT + bulk(traceparent)))
       if (this.batch.length === 0) setImmediate(this.flush)
       this.batch.push(cmd)
       return cmd.promise
     }
     let stream = this.streams.get(service)
     if (stream === undefined) this.streams.set(service, stream = this.keys.rpc(service))
-    return this.redis.xadd(stream, 'MAXLEN', '~', MAXLEN, '*',
-      'v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
-      'caller', this.callerText(caller).json, 'reply', this.replyKey, 'deadline', String(deadline))
+    const fields = ['v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
+      'caller', this.callerText(caller).json, 'reply', this.replyKey, 'deadline', String(deadline)]
+    if (traceparent !== undefined) fields.push('traceparent', traceparent)
+    return this.redis.xadd(stream, 'MAXLEN', '~', MAXLEN, '*', ...fields)
   }
 
   // The turn's XADDs leave in one write, as the auto-pipeline's would.
@@ -303,5 +305,8 @@ export class RpcClient {
 const METHOD = bulk('method')
 const PARAMS = bulk('params')
 const CALLER = bulk('caller')
+const TRACEPARENT = bulk('traceparent')
+const ARRAY_20 = arrayOf(20)
+const ARRAY_22 = arrayOf(22)
 
 const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded: no answer from a worker in time')

@@ -25,6 +25,26 @@ export interface RemoteCall {
   caller: Caller
   /** epoch ms */
   deadline: number
+  /** W3C trace context the worker continues (docs/protocol.md §9) */
+  traceparent?: string
+}
+
+/** One call as the request log keeps it (docs/protocol.md §9, §12). */
+export interface RequestLogEntry {
+  /** the method the client asked for */
+  method: string
+  /** '' for an anonymous call */
+  userId: string
+  durationMs: number
+  /** the JSON-RPC error code it was answered with; null for a result */
+  code: number | null
+  /** the call's trace id, when it has one */
+  traceId?: string
+}
+
+/** Where the request log goes besides the logger: appended without waiting, dropped when the store is down. */
+export interface RequestLogSink {
+  append (entry: RequestLogEntry): void
 }
 
 export interface PresenceEntry {
@@ -87,6 +107,8 @@ export interface Broker {
   readonly rpc?: RpcTransport
   readonly catalog?: MethodCatalog
   readonly health?: Health
+  /** the request log stream, when asked for (`requestLogStream`) */
+  readonly requestLog?: RequestLogSink
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

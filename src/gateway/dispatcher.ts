@@ -1,5 +1,6 @@
 // One message's way through the gateway: decode -> validate -> limits -> built-in, local handler or
 // RpcTransport -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
+import { context, INVALID_TRACEID, type Span } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import type { OutgoingEvent, RpcTransport } from '../broker/types.js'
@@ -15,6 +16,8 @@ import { errorFrame, idOf, progressFrame, resultFrame } from './frames.js'
 import type { Hub } from './hub.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
+import type { RequestLog } from './request-log.js'
+import { type CallTracing, contextOf, traceparentOf } from './tracing.js'
 
 export interface DispatcherDeps {
   options: ResolvedOptions & { canJoin?: CanJoin }
@@ -26,6 +29,9 @@ export interface DispatcherDeps {
   nodeId: string
   metrics: Metrics
   log: FastifyBaseLogger
+  /** null: the tracing code is skipped (`tracing: false`) */
+  tracing: CallTracing | null
+  requestLog: RequestLog
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
 }
 
@@ -88,21 +94,42 @@ export class Dispatcher {
     conn.started(id)
     const started = performance.now()
     let label = 'unknown'
+    let span: Span | undefined
     try {
       const method = req.method.startsWith('rpc.') ? undefined : this.deps.registry.get(req.method)
       // Labels come only from known names: a client's made-up method names would be new series each.
       label = method?.name ?? (BUILTINS.has(req.method) ? req.method : 'unknown')
-      const result = await this.call(conn, req, method)
-      this.observe(label, 'ok', (performance.now() - started) / 1000)
+      span = this.deps.tracing?.start(label, req.method, id, req.traceparent, conn.identity?.userId)
+      const result = await this.call(conn, req, method, span)
+      const seconds = (performance.now() - started) / 1000
+      this.observe(label, 'ok', seconds)
+      this.ended(conn, req, seconds, span, null)
       return id === undefined ? undefined : resultFrame(id, result)
     } catch (err) {
       const error = this.toRpcError(err, req.method)
-      this.observe(label, 'error', (performance.now() - started) / 1000)
+      const seconds = (performance.now() - started) / 1000
+      this.observe(label, 'error', seconds)
       this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
+      this.ended(conn, req, seconds, span, error)
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
       conn.ended(id)
     }
+  }
+
+  /** The call's span and its request log entry (docs/protocol.md §12): the one place both hook in. */
+  private ended (conn: Connection, req: Request, seconds: number, span: Span | undefined, error: RpcError | null): void {
+    const code = error === null ? null : error.code
+    if (span !== undefined) this.deps.tracing!.end(span, code, error?.message)
+    if (!this.deps.requestLog.wants(error !== null)) return
+    const traceId = span?.spanContext().traceId
+    this.deps.requestLog.record({
+      method: req.method,
+      userId: conn.identity?.userId ?? '',
+      durationMs: Math.round(seconds * 1e6) / 1000,
+      code,
+      ...(traceId === undefined || traceId === INVALID_TRACEID ? {} : { traceId })
+    })
   }
 
   /**
@@ -126,7 +153,7 @@ export class Dispatcher {
 
   // Not async (one promise less per call): `one` awaits what it returns, and what it throws before
   // that is caught by the same try.
-  private call (conn: Connection, req: Request, method: Method | undefined): unknown {
+  private call (conn: Connection, req: Request, method: Method | undefined, span: Span | undefined): unknown {
     const { options, registry } = this.deps
     if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, req.params)
     const identity = conn.identity
@@ -154,10 +181,11 @@ export class Dispatcher {
     }
     if (method.handler === undefined) {
       if (this.deps.rpc === null) throw new RpcError(ErrorCode.UNAVAILABLE, 'No workers: this gateway serves in-process methods only')
-      return this.deps.rpc.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs }, progress)
+      return this.deps.rpc.call({ method: method.name, params, caller, deadline: Date.now() + timeoutMs, traceparent: traceparentOf(span) }, progress)
     }
     const ctx: MethodContext = { identity, caller, progress, publish: this.deps.publish, log: this.deps.log }
-    return this.local(method, params, ctx, timeoutMs)
+    const traced = contextOf(span)
+    return traced === null ? this.local(method, params, ctx, timeoutMs) : context.with(traced, this.local, this, method, params, ctx, timeoutMs)
   }
 
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {

@@ -15,6 +15,8 @@ import { Dispatcher } from './dispatcher.js'
 import { Hub } from './hub.js'
 import type { Metrics } from './metrics.js'
 import { type Handler, Registry } from './registry.js'
+import { RequestLog } from './request-log.js'
+import { CallTracing } from './tracing.js'
 
 export type GatewayOptions = ResolvedOptions & { canJoin?: CanJoin }
 
@@ -64,7 +66,9 @@ export class Gateway {
     const builtins = new Builtins({ options, auth, hub: this.hub, broker, registry: this.registry, version })
     const publish = this.publish.bind(this)
     this.dispatcher = new Dispatcher({
-      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish
+      options, registry: this.registry, builtins, hub: this.hub, rpc: broker.rpc ?? null, nodeId: broker.nodeId, metrics, log, publish,
+      tracing: options.tracing ? new CallTracing(version) : null,
+      requestLog: new RequestLog(options.requestLogSampleRate, log, broker.requestLog ?? null)
     })
     this.api = {
       nodeId: broker.nodeId,

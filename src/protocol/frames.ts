@@ -12,7 +12,9 @@ export const Request = Type.Object({
   id: Type.Optional(RequestId),
   method: Type.String({ minLength: 1, maxLength: 256 }),
   // by name or by position (docs/protocol.md §3)
-  params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())]))
+  params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())])),
+  // W3C trace context of the caller (docs/protocol.md §3); a string that does not parse is ignored
+  traceparent: Type.Optional(Type.String({ maxLength: 256 }))
 })
 export type Request = Static<typeof Request>
 

@@ -11,6 +11,8 @@ export interface WorkerRequest {
   caller: string
   reply: string
   deadline: number
+  /** W3C trace context of the call, when it has one */
+  traceparent?: string
 }
 
 /** Who to answer, when the entry says it: enough to send an error for a request we cannot run. */
@@ -22,11 +24,11 @@ export type Parsed =
 
 const DIGITS = /^[0-9]+$/
 
-// Seven known fields read into locals: a record keyed by field name, checked by a schema, costs a
+// The known fields read into locals: a record keyed by field name, checked by a schema, costs a
 // megamorphic keyed store and a key lookup per field of every request.
 export function parseRequest (fields: string[]): Parsed {
   let v: string | undefined, id: string | undefined, method: string | undefined, params: string | undefined
-  let caller: string | undefined, reply: string | undefined, deadline: string | undefined
+  let caller: string | undefined, reply: string | undefined, deadline: string | undefined, traceparent: string | undefined
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]
     switch (fields[i]) {
@@ -37,11 +39,12 @@ export function parseRequest (fields: string[]): Parsed {
       case 'caller': caller = value; break
       case 'reply': reply = value; break
       case 'deadline': deadline = value; break
+      case 'traceparent': traceparent = value; break
     }
   }
   if (v === '1' && id !== undefined && id !== '' && method !== undefined && method !== '' && caller !== undefined &&
     reply !== undefined && reply !== '' && deadline !== undefined && DIGITS.test(deadline)) {
-    return { ok: true, request: { id, method, params: params ?? '{}', caller, reply, deadline: Number(deadline) } }
+    return { ok: true, request: { id, method, params: params ?? '{}', caller, reply, deadline: Number(deadline), traceparent } }
   }
   const answer = id !== undefined && reply !== undefined && reply !== '' ? { id, reply } : undefined
   return { ok: false, reason: v !== undefined && v !== '1' ? `unsupported request version ${v}` : 'malformed request', answer }

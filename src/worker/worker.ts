@@ -2,6 +2,7 @@
 // concurrency, heartbeats, and takes over what dead workers left behind (docs/protocol.md §9).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import { context } from '@opentelemetry/api'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
@@ -14,6 +15,7 @@ import { Outbox } from './outbox.js'
 import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
 import { RequestStream } from './request-stream.js'
+import { endSpan, spanContext, startSpan } from './tracing.js'
 import { DuplicateMethodError, InvalidOptionError, InvalidStateError } from '../errors.js'
 
 export interface WorkerOptions {
@@ -330,8 +332,11 @@ export class Worker {
       return
     }
     job.abort = new JobAbort(req.deadline)
-    const out = execute(this.deps, req, job.abort)
+    const span = startSpan(req, this.service)
+    const traced = spanContext(span)
+    const out = traced === null ? execute(this.deps, req, job.abort) : context.with(traced, execute, undefined, this.deps, req, job.abort)
     const body = out instanceof Promise ? await out : out
+    endSpan(span, body)
     await this.outbox.answer(req.reply, encodeReply(req.id, body), entryId)
   }
 
