@@ -8,11 +8,12 @@ import { MemoryBroker } from './memory.js'
 import { RedisBroker } from './redis.js'
 import type { Broker } from './types.js'
 
-type BrokerOptions = Pick<ResolvedOptions, 'nodeId' | 'redis' | 'redisCluster' | 'prefix' | 'presenceTtlMs'>
+type BrokerOptions = Pick<ResolvedOptions, 'nodeId' | 'redis' | 'redisCluster' | 'prefix' | 'presenceTtlMs'> &
+  Partial<Pick<ResolvedOptions, 'requestLogStream' | 'requestLogStreamLength'>>
 
 /** `log` and `registry` (the app's Prometheus registry) serve the Redis broker. */
 export function createBroker (options: BrokerOptions, log: FastifyBaseLogger, registry: Registry): Broker {
-  const { nodeId = randomUUID(), redis, redisCluster, prefix, presenceTtlMs } = options
+  const { nodeId = randomUUID(), redis, redisCluster, prefix, presenceTtlMs, requestLogStream = false, requestLogStreamLength = 10000 } = options
   if (redis === undefined) return new MemoryBroker(nodeId)
   if (redis === null || (typeof redis !== 'string' && typeof redis !== 'object')) {
     throw new InvalidOptionError('option "redis" must be a redis:// URL, ioredis options, or an ioredis client')
@@ -20,5 +21,6 @@ export function createBroker (options: BrokerOptions, log: FastifyBaseLogger, re
   if (redisCluster && typeof redis !== 'string') {
     throw new InvalidOptionError('option "redisCluster" needs "redis" as the redis:// URL of one of the cluster\'s nodes')
   }
-  return new RedisBroker({ redis, cluster: redisCluster, nodeId, prefix, presenceTtlMs, log: log.child({ broker: 'redis' }), registry })
+  const requestLogLength = requestLogStream ? requestLogStreamLength : undefined
+  return new RedisBroker({ redis, cluster: redisCluster, nodeId, prefix, presenceTtlMs, requestLogLength, log: log.child({ broker: 'redis' }), registry })
 }

@@ -7,6 +7,8 @@ export interface Keys {
   methods (service: string): string
   readonly catalog: string
   readonly events: string
+  /** the request log stream (docs/protocol.md §9) */
+  readonly requests: string
   presenceUser (userId: string): string
   presenceRoom (room: string): string
   readonly presenceOnline: string
@@ -21,6 +23,7 @@ export function keys (prefix = 'ipc:'): Keys {
     methods: service => `${prefix}methods:${service}`,
     catalog: `${prefix}catalog`,
     events: `${prefix}events`,
+    requests: `${prefix}requests`,
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
     presenceOnline: `${prefix}presence:online`

@@ -63,7 +63,8 @@ export class MemoryBroker implements Broker, EventBus {
       target: event.target,
       event: event.event,
       dataJson: JSON.stringify(event.data ?? null),
-      exclude: event.exclude
+      exclude: event.exclude,
+      publishedAt: Date.now()
     })
     return {}
   }

@@ -69,7 +69,8 @@ function toEvent (offset: string, fields: string[]): DeliveredEvent | null {
     }
   }
   if (target === undefined || event === undefined || !isJson(dataJson)) return null
-  return { target, event, dataJson, exclude, offset }
+  // a stream id starts with the epoch ms of Redis' clock when it was added
+  return { target, event, dataJson, exclude, offset, publishedAt: parseInt(offset, 10) }
 }
 
 // `data` goes into client frames verbatim: one bad publisher must not break every client's parser.

@@ -13,8 +13,9 @@ import { withTimeout } from '../timeout.js'
 import { type Link, type RedisClient, close, connect, duplicate, loop, noAnswer, ready, revive } from './redis-link.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
+import { RedisRequestLog } from './redis-request-log.js'
 import { RpcClient } from './redis-rpc.js'
-import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, RemoteCall, RpcTransport } from './types.js'
+import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, RemoteCall, RequestLogSink, RpcTransport } from './types.js'
 
 export interface RedisBrokerOptions {
   /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
@@ -24,6 +25,8 @@ export interface RedisBrokerOptions {
   nodeId: string
   prefix: string
   presenceTtlMs: number
+  /** the request log stream's cap; undefined: no request log stream */
+  requestLogLength?: number
   log: FastifyBaseLogger
   /** the app's Prometheus registry */
   registry: Registry
@@ -44,6 +47,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   readonly events: EventBus = this
   readonly catalog: MethodCatalog = this
   readonly health: Health = this
+  readonly requestLog?: RequestLogSink
   private readonly log: FastifyBaseLogger
   private readonly keys: Keys
   private readonly link: Link
@@ -80,6 +84,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     this.presence = new RedisPresence(redis, this.keys, options.presenceTtlMs, () => this.up, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
+    if (options.requestLogLength !== undefined) this.requestLog = new RedisRequestLog(redis, this.keys.requests, options.requestLogLength, this.nodeId, () => this.up)
   }
 
   async start (listener: BrokerListener): Promise<void> {

@@ -17,6 +17,8 @@ export interface DeliveredEvent {
   dataJson: string
   exclude?: string
   offset?: string
+  /** epoch ms at which it was published, when the broker knows (the event delivery lag metric) */
+  publishedAt?: number
 }
 
 export interface RemoteCall {

@@ -83,7 +83,10 @@ export class Gateway {
   async start (): Promise<void> {
     const { broker, hub, metrics, registry } = this
     await broker.start({
-      event: ev => hub.deliver(ev),
+      event: ev => {
+        hub.deliver(ev)
+        if (ev.publishedAt !== undefined) metrics.eventLag.observe(Math.max(0, Date.now() - ev.publishedAt) / 1000)
+      },
       catalog: () => registry.reload(),
       state: up => metrics.brokerUp.set(up ? 1 : 0)
     })
