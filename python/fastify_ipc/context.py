@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 from .errors import ErrorCode, RpcError
 from .publisher import AsyncPublisher, _Targets
+from .tracing import TraceParent
 
 
 class Caller(NamedTuple):
@@ -66,11 +67,14 @@ class Context:
     """One request's context. Fields are plain attributes; the caller is parsed when first read
     (most handlers never read it, and it carries every claim of the token)."""
 
-    __slots__ = ("request_id", "deadline", "publish", "cancelled", "_caller", "_caller_json", "_progress")
+    __slots__ = ("request_id", "deadline", "publish", "cancelled", "trace", "_caller", "_caller_json", "_progress")
 
     def __init__(self, request_id: str, deadline: int, caller_json: str, publish: ContextPublisher,
-                 progress: Callable[[Any], None]) -> None:
+                 progress: Callable[[Any], None], trace: Optional[TraceParent] = None) -> None:
         self.request_id = request_id
+        #: the call's W3C trace context (docs/protocol.md §9), None when the request carries none;
+        #: ``str(ctx.trace)`` is the ``traceparent`` to send further
+        self.trace = trace
         self.deadline = deadline
         self.publish = publish
         self.cancelled = Cancellation(deadline)

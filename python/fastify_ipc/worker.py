@@ -3,6 +3,7 @@ bounded concurrency, heartbeats, and takes over what dead workers left behind (d
 The wire behaviour is the Node SDK's (src/worker/worker.ts); this is its asyncio twin."""
 import asyncio
 import concurrent.futures
+import contextvars
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import connection
+from . import connection, tracing
 from .connection import AnyRedis, Reader, text, wait_quietly
 from .context import Context, ContextPublisher
 from .errors import ErrorCode, RpcError, deadline_exceeded, internal_error
@@ -281,7 +282,7 @@ class Worker:
             else:
                 self.outbox.answer(to[1], _dumps({"id": to[0], "error": {"code": ErrorCode.INVALID_REQUEST, "message": f"Invalid request: {req}"}}), job.entry_id)
             return
-        request_id, name, params_json, caller_json, reply, deadline = req
+        request_id, name, params_json, caller_json, reply, deadline, traceparent = req
         # the gateway has answered -32008 already: running it now would only do unwanted work
         if time.time() * 1000 > deadline:
             log.debug("dropping request %s past its deadline", request_id)
@@ -289,9 +290,17 @@ class Worker:
             return
         if job.abandoned:
             return
-        self.outbox.answer(reply, await self._execute(job, request_id, name, params_json, caller_json, reply, deadline), job.entry_id)
+        parent = tracing.parse(traceparent)
+        with tracing.span(name, self.service, request_id, parent) as current:
+            answer = await self._execute(job, request_id, name, params_json, caller_json, reply, deadline, parent)
+            if current is not None and current.is_recording():
+                error = json.loads(answer).get("error")
+                if error is not None:
+                    tracing.failed(current, error.get("code"), error.get("message"))
+        self.outbox.answer(reply, answer, job.entry_id)
 
-    async def _execute(self, job: Job, request_id: str, name: str, params_json: str, caller_json: str, reply: str, deadline: int) -> str:
+    async def _execute(self, job: Job, request_id: str, name: str, params_json: str, caller_json: str, reply: str, deadline: int,
+                       trace: Optional[tracing.TraceParent]) -> str:
         """The reply's JSON text: the result, or whatever the handler raised as an error."""
         method = self.methods.get(name)
         if method is None:
@@ -300,7 +309,7 @@ class Worker:
             params = json.loads(params_json)
         except ValueError:
             return _dumps({"id": request_id, "error": {"code": ErrorCode.INVALID_PARAMS, "message": "Invalid params: not JSON"}})
-        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id))
+        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id), trace)
         try:
             if method.read_params is not None:
                 params = method.read_params(params)
@@ -311,7 +320,10 @@ class Worker:
                 finally:
                     timer.cancel()
             else:
-                result = await self.loop.run_in_executor(self._threads, method.handler, params, ctx)
+                # the thread runs in a copy of this context, so the handler's spans nest under the worker's
+                run = contextvars.copy_context().run if tracing.available() else None
+                result = await (self.loop.run_in_executor(self._threads, method.handler, params, ctx) if run is None
+                                else self.loop.run_in_executor(self._threads, run, method.handler, params, ctx))
             if job.abandoned:
                 raise asyncio.CancelledError()
             return _dumps({"id": request_id, "result": result})
@@ -441,11 +453,11 @@ def field_pairs(fields: Any) -> Dict[str, str]:
 
 
 def parse_request(fields: Any) -> Union[tuple, str]:
-    """(id, method, params, caller, reply, deadline), or why it cannot be run."""
+    """(id, method, params, caller, reply, deadline, traceparent or None), or why it cannot be run."""
     f = field_pairs(fields)
     v, request_id, name, caller, reply, deadline = f.get("v"), f.get("id"), f.get("method"), f.get("caller"), f.get("reply"), f.get("deadline")
     if v == "1" and request_id and name and caller is not None and reply and deadline is not None and deadline.isdigit():
-        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline))
+        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline), f.get("traceparent"))
     return f"unsupported request version {v}" if v is not None and v != "1" else "malformed request"
 
 
