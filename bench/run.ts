@@ -2,6 +2,7 @@
 // bounded time, prints one table with the targets of issue 5 and writes bench/results.json.
 //   BENCH_ONLY=rpc,broadcast,connections,redis,python   run some scenarios only
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
+//   BENCH_ONLY=tracing                           rpc-redis with and without the tracing code (not in the default run)
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
 //   BENCH_PROFILE=<dir>                          gateways write V8 CPU profiles there
@@ -21,6 +22,7 @@ import { pythonScenarios } from './scenarios/python.js'
 import { redisScenarios } from './scenarios/redis.js'
 import { rpcScenario } from './scenarios/rpc.js'
 import { scaleScenarios } from './scenarios/scale.js'
+import { tracingScenario } from './scenarios/tracing.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const only = process.env.BENCH_ONLY?.split(',')
@@ -132,6 +134,15 @@ async function main (): Promise<void> {
     const redis = await startRedis()
     try {
       await withLoad(async (_group, rpcGroup) => { for (const row of await pythonScenarios(redis, rpcGroup, PLAN.rpc, log)) record(row) })
+    } finally {
+      await redis.proc.stop()
+    }
+  }
+
+  if (asked('tracing')) {
+    const redis = await startRedis()
+    try {
+      await withLoad(async (_group, rpcGroup) => { for (const row of await tracingScenario(redis, rpcGroup, PLAN.rpc, log)) record(row) })
     } finally {
       await redis.proc.stop()
     }

@@ -10,7 +10,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string): Promise<void> }
 
 /** `processes`: `serve --processes N` on all addresses (127.0.0.x), so clients can spread over destinations. */
-export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number } = {}): Promise<Server> {
+/** `env`: more variables for the gateway (the tracing row's IPC_TRACING and IPC_PREFIX) */
+export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number, env?: Record<string, string> } = {}): Promise<Server> {
   const port = await freePort()
   // BENCH_PROFILE=<dir>: every gateway writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE]
@@ -32,7 +33,8 @@ export async function startGateway (opts: { redisUrl?: string, methods?: boolean
       IPC_MAX_CONNECTIONS_PER_USER: '0',
       ...(opts.methods === true ? { IPC_METHODS: 'bench/methods.mjs' } : {}),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
-      ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId })
+      ...(opts.nodeId === undefined ? {} : { IPC_NODE_ID: opts.nodeId }),
+      ...opts.env
     }
   })
   const http = `http://127.0.0.1:${port}`
