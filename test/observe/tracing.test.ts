@@ -130,6 +130,19 @@ test('a local method runs in its call\'s span: the handler\'s spans are its chil
   assertChild(named(spans, 'test-handler', 'local.work'), gateway)
 })
 
+test('tracing: false leaves the gateway\'s spans out; the worker\'s span is then a root', async (t) => {
+  const plain = await startGateway({ redis: redis.url, tracing: false })
+  t.after(() => plain.close())
+  const other = await TestClient.connect(plain.url, { token: token({ sub: 'bob' }) })
+  t.after(() => other.close())
+  for (let i = 0; i < 100 && (await other.call('traced.echo', {})).error !== undefined; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  exporter.reset()
+  assert.deepEqual((await other.call('traced.echo', { n: 2 })).result, { n: 2 })
+  const spans = exporter.getFinishedSpans()
+  assert.deepEqual(spans.filter(s => s.instrumentationScope.name === 'fastify-ipc'), [])
+  assert.equal(named(spans, 'fastify-ipc-worker', 'traced.echo').parentSpanContext, undefined)
+})
+
 test('an unknown method\'s span is named "unknown", its asked-for name an attribute', async () => {
   const { frame, spans } = await call('nope.nothing')
   assert.equal(frame.error.code, -32601)
