@@ -1,7 +1,10 @@
 // The cost of the tracing code with the no-op OpenTelemetry API (no SDK installed, request log
 // sampling off): rpc-redis on two gateways of the same Redis, each with a worker of its own on keys
 // of its own, one with the tracing code skipped (IPC_TRACING=false, the worker's `tracing: false`),
-// one as shipped. Phases alternate, off then on, round by round; each side keeps its best.
+// one as shipped. Phases alternate, off then on, round by round; each side keeps its best. On a
+// shared machine throughput swings with the neighbours' load from one phase to the next, so the
+// notes also give the median of the per-round ratios, and the CPU time per call of the gateway and
+// the worker (less sensitive to the neighbours than the rate), as medians over the rounds.
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import type { LoadGroup } from '../lib/loaders.js'
@@ -30,9 +33,10 @@ export async function tracingScenario (redis: BenchRedis, rpcGroup: LoadGroup, p
   const sides: Side[] = []
   try {
     sides.push(await side(redis, false), await side(redis, true))
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
     const best: Array<Row | undefined> = [undefined, undefined]
     const ratios: number[] = []
+    const perCall: number[][] = [[], []]
     for (let r = 0; r < rounds; r++) {
       const pair: Row[] = []
       for (const [i, { name, server, worker }] of sides.entries()) {
@@ -41,7 +45,9 @@ export async function tracingScenario (redis: BenchRedis, rpcGroup: LoadGroup, p
           if (c.failed > 0) throw new Error(`${name}: ${c.failed} connections failed: ${c.firstError ?? ''}`)
           const row = await measure(name, [server], { workerCpu: [worker.child.pid!], redisCpu: [redis.proc.child.pid!] }, rpcGroup,
             { method: 'wbench.echo', inFlight: plan.inFlight, warmupMs: plan.warmupMs, durationMs: plan.durationMs })
-          log(`  round ${r + 1}: ${name} ${Math.round(row.throughput)} calls/s`)
+          const us = cpuPerCall(row)
+          perCall[i].push(us)
+          log(`  round ${r + 1}: ${name} ${Math.round(row.throughput)} calls/s, gateway+worker ${us.toFixed(1)} µs CPU per call`)
           pair.push(row)
           if (best[i] === undefined || row.throughput > best[i]!.throughput) best[i] = row
         } finally {
@@ -52,10 +58,22 @@ export async function tracingScenario (redis: BenchRedis, rpcGroup: LoadGroup, p
     }
     const [off, on] = best as Row[]
     const cost = (1 - on.throughput / off.throughput) * 100
-    off.note = `best of ${rounds}`
-    on.note = `best of ${rounds}; ${cost.toFixed(1)}% below tracing off (best vs best); per-round on/off ${ratios.map(r => r.toFixed(3)).join(', ')}`
+    const [cpuOff, cpuOn] = perCall.map(median)
+    off.note = `best of ${rounds}; gateway+worker ${cpuOff.toFixed(1)} µs CPU per call (median)`
+    on.note = `best of ${rounds}; gateway+worker ${cpuOn.toFixed(1)} µs CPU per call (median, ${((cpuOn / cpuOff - 1) * 100).toFixed(1)}% more); ` +
+      `throughput ${cost.toFixed(1)}% below off best vs best, median per-round on/off ${median(ratios).toFixed(3)} (${ratios.map(r => r.toFixed(3)).join(', ')})`
     return [off, on]
   } finally {
     await Promise.all(sides.flatMap(s => [s.server.proc.stop(), s.worker.stop()]))
   }
+}
+
+/** CPU time of the gateway and its worker per call, in µs (CPU % of one core over the measured window). */
+function cpuPerCall (row: Row): number {
+  return ((row.cpu ?? 0) + Number(row.workerCpu ?? 0)) / 100 * 1e6 / row.throughput
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
