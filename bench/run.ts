@@ -3,6 +3,7 @@
 //   BENCH_ONLY=rpc,broadcast,connections,redis,history,python   run some scenarios only
 //   BENCH_ONLY=scale                             100,000 connections and --processes (not in the default run)
 //   BENCH_ONLY=recover                           10,000 clients reconnect and recover after a node restart
+//   BENCH_ONLY=tracing                           rpc-redis with and without the tracing code (not in the default run)
 //   BENCH_SKIP_BUILD=1                           use dist/ as it is
 //   BENCH_INTERCEPTOR=1                          the gateway under test has one interceptor that changes nothing
 //   BENCH_ROUNDS=2                               alternating rounds of baseline and gateway (best kept)
@@ -24,6 +25,7 @@ import { recoverScenario } from './scenarios/recover.js'
 import { redisScenarios } from './scenarios/redis.js'
 import { rpcScenario } from './scenarios/rpc.js'
 import { scaleScenarios } from './scenarios/scale.js'
+import { tracingScenario } from './scenarios/tracing.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const only = process.env.BENCH_ONLY?.split(',')
@@ -158,6 +160,15 @@ async function main (): Promise<void> {
     const redis = await startRedis()
     try {
       record(await recoverScenario(redis, log))
+    } finally {
+      await redis.proc.stop()
+    }
+  }
+
+  if (asked('tracing')) {
+    const redis = await startRedis()
+    try {
+      await withLoad(async (_group, rpcGroup) => { for (const row of await tracingScenario(redis, rpcGroup, PLAN.rpc, log)) record(row) })
     } finally {
       await redis.proc.stop()
     }

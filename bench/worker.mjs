@@ -9,7 +9,15 @@ import { Worker } from '../dist/src/worker/index.js'
 setFlagsFromString('--no-allocation-site-pretenuring')
 
 const quiet = { debug () {}, info () {}, warn: (o, m) => console.error(m ?? '', o), error: (o, m) => console.error(m ?? '', o) }
-const worker = new Worker({ redis: process.env.REDIS_URL, service: 'wbench', concurrency: Number(process.env.CONCURRENCY ?? 64), logger: quiet })
+// PREFIX and TRACING=0: the tracing row's worker without the tracing code, on keys of its own
+const worker = new Worker({
+  redis: process.env.REDIS_URL,
+  service: 'wbench',
+  concurrency: Number(process.env.CONCURRENCY ?? 64),
+  logger: quiet,
+  prefix: process.env.PREFIX ?? 'ipc:',
+  tracing: process.env.TRACING !== '0'
+})
 worker.method('wbench.echo', {
   description: 'Answers with its params',
   params: { type: 'object', properties: { text: { type: 'string' }, n: { type: 'integer' } }, required: ['text', 'n'] }

@@ -68,6 +68,10 @@ export const OptionsSchema = Type.Object({
   joinHookFailure: Type.Union([Type.Literal('deny'), Type.Literal('allow')], { default: 'deny', description: 'what a joinMethod that fails or times out means' }),
   connectHookFailure: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { default: 'allow', description: 'what a connectMethod that fails or times out means' }),
   lifecycleStream: Type.Boolean({ default: false, description: 'append connect, disconnect, join and leave records to the stream ipc:lifecycle' }),
+  tracing: Type.Boolean({ default: true, description: 'a span per call through @opentelemetry/api (a no-op unless the application installs an SDK); false skips that code' }),
+  requestLogSampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'share of successful calls written to the request log (0-1); failed calls always are' }),
+  requestLogStream: Type.Boolean({ default: false, description: 'also append the request log to the Redis stream <prefix>requests (needs redis)' }),
+  requestLogStreamLength: Type.Integer({ minimum: 1, default: 10000, description: 'most entries the request log stream keeps' }),
   ...Limits
 }, { additionalProperties: false })
 
@@ -143,6 +147,7 @@ export function resolveOptions (input: FastifyIpcOptions = {}): ResolvedOptions 
     if (opts[method] !== undefined && input.redis === undefined) throw new InvalidOptionError(`option "${method}" needs workers, so "redis"`)
   }
   if (opts.lifecycleStream && input.redis === undefined) throw new InvalidOptionError('option "lifecycleStream" needs "redis"')
+  if (opts.requestLogStream && input.redis === undefined) throw new InvalidOptionError('option "requestLogStream" needs "redis": the request log stream lives in Redis')
   return { ...opts, redis: input.redis, canJoin, onConnect, onDisconnect }
 }
 

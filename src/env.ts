@@ -90,6 +90,10 @@ export const envHelp: Record<string, string> = {
   IPC_LOG_LEVEL: 'pino log level (info)',
   IPC_TRUST_PROXY: 'true behind a reverse proxy (nginx), so per-IP limits see the client address',
   IPC_PROCESSES: 'gateway processes sharing the port, one node each, or auto (one per core); more than 1 needs Redis (1)',
+  IPC_TRACING: 'false to skip the tracing code (a span per call through @opentelemetry/api) (true)',
+  IPC_REQUEST_LOG_SAMPLE_RATE: 'share of successful calls written to the request log, 0 to 1; failed calls always are (0)',
+  IPC_REQUEST_LOG_STREAM: 'true to append the request log to the Redis stream <prefix>requests too (false)',
+  IPC_REQUEST_LOG_STREAM_LENGTH: 'most entries the request log stream keeps (10000)',
   REDIS_URL: 'Redis URL; unset = embedded in-memory broker (one node)',
   REDIS_CLUSTER: 'true when REDIS_URL names one node of a Redis Cluster (false)',
   ...redisSentinelHelp,
@@ -252,6 +256,17 @@ export function fromEnv (env: NodeJS.ProcessEnv): ServerConfig {
   if (lifecycle !== undefined) options.lifecycleStream = lifecycle
   const prefix = get('IPC_PREFIX')
   if (prefix !== undefined) options.prefix = prefix
+  const tracing = envBool('IPC_TRACING', get('IPC_TRACING'))
+  if (tracing !== undefined) options.tracing = tracing
+  const rate = get('IPC_REQUEST_LOG_SAMPLE_RATE')
+  if (rate !== undefined) {
+    if (!/^(0(\.\d+)?|\.\d+|1(\.0+)?)$/.test(rate)) throw new EnvError(`IPC_REQUEST_LOG_SAMPLE_RATE=${rate}: must be a number from 0 to 1`)
+    options.requestLogSampleRate = Number(rate)
+  }
+  const logStream = envBool('IPC_REQUEST_LOG_STREAM', get('IPC_REQUEST_LOG_STREAM'))
+  if (logStream !== undefined) options.requestLogStream = logStream
+  const logLength = int('IPC_REQUEST_LOG_STREAM_LENGTH', 1)
+  if (logLength !== undefined) options.requestLogStreamLength = logLength
   const redis = redisFromEnv(env)
   if (redis !== undefined) {
     options.redis = redis.redis

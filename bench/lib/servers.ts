@@ -11,6 +11,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 export interface Server { proc: Proc, pid: number, url: string, http: string, publish (data: string, target?: string): Promise<void> }
 
 /** `processes`: `serve --processes N` on all addresses (127.0.0.x), so clients can spread over destinations. */
+/** `env`: more variables for the gateway (the tracing row's IPC_TRACING and IPC_PREFIX) */
 export async function startGateway (opts: { redisUrl?: string, methods?: boolean, nodeId?: string, processes?: number, port?: number, env?: Record<string, string> } = {}): Promise<Server> {
   const port = opts.port ?? await freePort()
   // BENCH_PROFILE=<dir>: every gateway writes a V8 CPU profile there when it stops.

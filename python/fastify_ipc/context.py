@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 from .control import Command, _Control
 from .errors import ErrorCode, RpcError
 from .publisher import AsyncPublisher, _Targets
+from .tracing import TraceParent
 
 
 class Caller(NamedTuple):
@@ -73,11 +74,15 @@ class Context:
     """One request's context. Fields are plain attributes; the caller is parsed when first read
     (most handlers never read it, and it carries every claim of the token)."""
 
-    __slots__ = ("request_id", "deadline", "idempotency_key", "publish", "cancelled", "_caller", "_caller_json", "_progress")
+    __slots__ = ("request_id", "deadline", "idempotency_key", "publish", "cancelled", "trace", "_caller", "_caller_json", "_progress")
 
     def __init__(self, request_id: str, deadline: int, caller_json: str, publish: ContextPublisher,
-                 progress: Callable[[Any], None], idempotency_key: Optional[str] = None) -> None:
+                 progress: Callable[[Any], None], idempotency_key: Optional[str] = None,
+                 trace: Optional[TraceParent] = None) -> None:
         self.request_id = request_id
+        #: the call's W3C trace context (docs/protocol.md §9), None when the request carries none;
+        #: ``str(ctx.trace)`` is the ``traceparent`` to send further
+        self.trace = trace
         self.deadline = deadline
         #: the call's idempotencyKey when the client sent one: the gateway keeps this answer for its
         #: re-sends (docs/protocol.md §3), so a handler may use it as its own deduplication key too

@@ -3,6 +3,7 @@ bounded concurrency, heartbeats, and takes over what dead workers left behind (d
 The wire behaviour is the Node SDK's (src/worker/worker.ts); this is its asyncio twin."""
 import asyncio
 import concurrent.futures
+import contextvars
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import connection
+from . import connection, tracing
 from .connection import AnyRedis, Reader, text, wait_quietly
 from .context import Context, ContextPublisher
 from .errors import ErrorCode, RpcError, deadline_exceeded, internal_error
@@ -292,7 +293,7 @@ class Worker:
             else:
                 self.outbox.answer(to[1], _dumps({"id": to[0], "error": {"code": ErrorCode.INVALID_REQUEST, "message": f"Invalid request: {req}"}}), job.entry_id)
             return
-        request_id, name, params_json, caller_json, reply, deadline, idem = req
+        request_id, name, params_json, caller_json, reply, deadline, idem, traceparent = req
         # the gateway has answered -32008 already: running it now would only do unwanted work
         if time.time() * 1000 > deadline:
             log.debug("dropping request %s past its deadline", request_id)
@@ -300,10 +301,17 @@ class Worker:
             return
         if job.abandoned:
             return
-        self.outbox.answer(reply, await self._execute(job, request_id, name, params_json, caller_json, reply, deadline, idem), job.entry_id)
+        parent = tracing.parse(traceparent)
+        with tracing.span(name, self.service, request_id, parent) as current:
+            answer = await self._execute(job, request_id, name, params_json, caller_json, reply, deadline, idem, parent)
+            if current is not None and current.is_recording():
+                error = json.loads(answer).get("error")
+                if error is not None:
+                    tracing.failed(current, error.get("code"), error.get("message"))
+        self.outbox.answer(reply, answer, job.entry_id)
 
     async def _execute(self, job: Job, request_id: str, name: str, params_json: str, caller_json: str, reply: str, deadline: int,
-                       idem: Optional[str] = None) -> str:
+                       idem: Optional[str], trace: Optional[tracing.TraceParent]) -> str:
         """The reply's JSON text: the result, or whatever the handler raised as an error."""
         method = self.methods.get(name)
         if method is None:
@@ -312,7 +320,7 @@ class Worker:
             params = json.loads(params_json)
         except ValueError:
             return _dumps({"id": request_id, "error": {"code": ErrorCode.INVALID_PARAMS, "message": "Invalid params: not JSON"}})
-        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id), idem)
+        ctx = job.ctx = Context(request_id, deadline, caller_json, self._publish, self._progress_of(reply, request_id), idem, trace)
         try:
             if method.read_params is not None:
                 params = method.read_params(params)
@@ -335,6 +343,9 @@ class Worker:
     async def _call(self, job: Job, method: Method, params: Any, ctx: Context, deadline: int) -> Any:
         """The handler itself: a coroutine on the loop, cancelled at the deadline, or a plain function in the thread pool."""
         if not method.is_async:
+            # the thread runs in a copy of this context, so the handler's spans nest under the worker's
+            if tracing.available():
+                return await self.loop.run_in_executor(self._threads, contextvars.copy_context().run, method.handler, params, ctx)
             return await self.loop.run_in_executor(self._threads, method.handler, params, ctx)
         timer = self.loop.call_later(max(0.0, deadline / 1000 - time.time()), self._expire, job)
         try:
@@ -459,11 +470,11 @@ def field_pairs(fields: Any) -> Dict[str, str]:
 
 
 def parse_request(fields: Any) -> Union[tuple, str]:
-    """(id, method, params, caller, reply, deadline, idempotency key or None), or why it cannot be run."""
+    """(id, method, params, caller, reply, deadline, idempotency key or None, traceparent or None), or why it cannot be run."""
     f = field_pairs(fields)
     v, request_id, name, caller, reply, deadline = f.get("v"), f.get("id"), f.get("method"), f.get("caller"), f.get("reply"), f.get("deadline")
     if v == "1" and request_id and name and caller is not None and reply and deadline is not None and deadline.isdigit():
-        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline), f.get("idem") or None)
+        return (request_id, name, f.get("params", "{}"), caller, reply, int(deadline), f.get("idem") or None, f.get("traceparent"))
     return f"unsupported request version {v}" if v is not None and v != "1" else "malformed request"
 
 

@@ -226,18 +226,16 @@ class Client:
             else:
                 self.stray.append(frame)
 
-    def send(self, method: str, params: Optional[Dict[str, Any]] = None, idempotency_key: Optional[str] = None) -> "asyncio.Future[Dict[str, Any]]":
-        """Sends a call; the future of its whole response frame (``result`` or ``error``)."""
+    def send(self, method: str, params: Optional[Dict[str, Any]] = None, **members: Any) -> "asyncio.Future[Dict[str, Any]]":
+        """Sends a call (``members``: more members of the request, ``traceparent``…); the future of its
+        whole response frame (``result`` or ``error``)."""
         self.next_id += 1
         answer = self.waiting[self.next_id] = asyncio.get_running_loop().create_future()
-        frame = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}}
-        if idempotency_key is not None:
-            frame["idempotencyKey"] = idempotency_key
-        asyncio.ensure_future(self.ws.send(json.dumps(frame)))
+        asyncio.ensure_future(self.ws.send(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or {}, **members})))
         return answer
 
-    async def call(self, method: str, params: Optional[Dict[str, Any]] = None, timeout: float = 10) -> Dict[str, Any]:
-        return await asyncio.wait_for(self.send(method, params), timeout)
+    async def call(self, method: str, params: Optional[Dict[str, Any]] = None, timeout: float = 10, **members: Any) -> Dict[str, Any]:
+        return await asyncio.wait_for(self.send(method, params, **members), timeout)
 
     async def result(self, method: str, params: Optional[Dict[str, Any]] = None, timeout: float = 10) -> Any:
         frame = await self.call(method, params, timeout)

@@ -8,11 +8,12 @@ import { MemoryBroker } from './memory.js'
 import { RedisBroker } from './redis.js'
 import type { Broker } from './types.js'
 
-type BrokerOptions = Pick<ResolvedOptions, 'nodeId' | 'redis' | 'redisCluster' | 'prefix' | 'presenceTtlMs' | 'historySize' | 'historyTtlMs' | 'historyRooms' | 'historyUsers' | 'presenceEventRooms'>
+type BrokerOptions = Pick<ResolvedOptions, 'nodeId' | 'redis' | 'redisCluster' | 'prefix' | 'presenceTtlMs' | 'historySize' | 'historyTtlMs' | 'historyRooms' | 'historyUsers' | 'presenceEventRooms'> &
+  Partial<Pick<ResolvedOptions, 'requestLogStream' | 'requestLogStreamLength'>>
 
 /** `log` and `registry` (the app's Prometheus registry) serve the Redis broker. */
 export function createBroker (options: BrokerOptions, log: FastifyBaseLogger, registry: Registry): Broker {
-  const { nodeId = randomUUID(), redis, redisCluster, prefix, presenceTtlMs, presenceEventRooms } = options
+  const { nodeId = randomUUID(), redis, redisCluster, prefix, presenceTtlMs, presenceEventRooms, requestLogStream = false, requestLogStreamLength = 10000 } = options
   const history = { size: options.historySize, ttlMs: options.historyTtlMs, rooms: options.historyRooms, users: options.historyUsers }
   if (redis === undefined) return new MemoryBroker(nodeId, history, { presenceEventRooms })
   if (redis === null || (typeof redis !== 'string' && typeof redis !== 'object')) {
@@ -21,5 +22,6 @@ export function createBroker (options: BrokerOptions, log: FastifyBaseLogger, re
   if (redisCluster && typeof redis !== 'string') {
     throw new InvalidOptionError('option "redisCluster" needs "redis" as the redis:// URL of one of the cluster\'s nodes')
   }
-  return new RedisBroker({ redis, cluster: redisCluster, nodeId, prefix, presenceTtlMs, presenceEventRooms, history, log: log.child({ broker: 'redis' }), registry })
+  const requestLogLength = requestLogStream ? requestLogStreamLength : undefined
+  return new RedisBroker({ redis, cluster: redisCluster, nodeId, prefix, presenceTtlMs, presenceEventRooms, history, requestLogLength, log: log.child({ broker: 'redis' }), registry })
 }

@@ -6,6 +6,8 @@ export interface Keys {
   workers (service: string): string
   methods (service: string): string
   readonly catalog: string
+  /** the request log stream (docs/protocol.md §9) */
+  readonly requests: string
   presenceUser (userId: string): string
   presenceRoom (room: string): string
   readonly presenceOnline: string
@@ -40,6 +42,7 @@ export function keys (prefix = 'ipc:'): Keys {
     workers: service => `${prefix}workers:${service}`,
     methods: service => `${prefix}methods:${service}`,
     catalog: `${prefix}catalog`,
+    requests: `${prefix}requests`,
     presenceUser: userId => `${prefix}presence:user:${userId}`,
     presenceRoom: room => `${prefix}presence:room:${room}`,
     presenceOnline: `${prefix}presence:online`,

@@ -118,7 +118,8 @@ export class MemoryBroker implements Broker, EventBus, ControlBus {
       target: event.target,
       event: event.event,
       dataJson: JSON.stringify(event.data ?? null),
-      exclude: event.exclude
+      exclude: event.exclude,
+      publishedAt: Date.now()
     }
     if (this.keepsHistory(event.target)) {
       ev.offset = `0-${++this.sequence}`

@@ -109,6 +109,8 @@ export class RedisEvents {
     }
     const { head, dataJson } = decoded
     const ev: DeliveredEvent = { target: targetOf(this.prefix, channel), event: head.event, dataJson, exclude: head.exclude, offset: head.offset, epoch: head.epoch }
+    // a history offset is a stream id, which starts with the epoch ms of Redis' clock when it was added
+    if (ev.offset !== undefined) ev.publishedAt = parseInt(ev.offset, 10)
     if (ev.offset === undefined || ev.epoch === undefined) {
       this.on.deliver(ev)
       return

@@ -93,7 +93,7 @@ export class RpcClient {
     return this.alive(service).then(alive => this.start(service, call, progress, alive))
   }
 
-  private start (service: string, { method, params, caller, deadline, idem }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
+  private start (service: string, { method, params, caller, deadline, idem, traceparent }: RemoteCall, progress: (data: unknown) => void, alive: boolean): Promise<unknown> {
     if (!alive) return Promise.reject(new RpcError(ErrorCode.UNAVAILABLE, `Unavailable: no live worker for service "${service}"`))
     if (deadline <= Date.now()) return Promise.reject(deadlineExceeded())
     let p!: Pending
@@ -104,23 +104,26 @@ export class RpcClient {
     const id = p.id = `${this.idPrefix}${p.slot}.${++this.seq}`
     if (deadline < this.sweepAt) this.armSweep(deadline)
     // not awaited before `result`: a deadline or an outage may reject it while the XADD is under way
-    const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline, idem) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline, idem))
+    const sent = this.groups.has(service) ? this.send(service, id, method, params, caller, deadline, idem, traceparent) : this.ensureGroup(service).then(() => this.send(service, id, method, params, caller, deadline, idem, traceparent))
     sent.catch(() => {
       if (this.pending.remove(p)) p.reject(new RpcError(ErrorCode.UNAVAILABLE, 'Unavailable: Redis is unreachable'))
     })
     return result
   }
 
-  private send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number, idem: string | undefined): Promise<unknown> {
+  private send (service: string, id: string, method: string, params: unknown, caller: Caller, deadline: number, idem: string | undefined, traceparent: string | undefined): Promise<unknown> {
     if (this.fast) {
       let head = this.heads.get(service)
       if (head === undefined) {
-        // XADD, key, MAXLEN ~ n *, and 7 field/value pairs (docs/protocol.md §9), 8 with `idem`
+        // XADD, key, MAXLEN ~ n * and the `v` and `id` fields (docs/protocol.md §9), after the array header
         head = ['xadd', this.keys.rpc(service), 'MAXLEN', '~', MAXLEN, '*', 'v', '1', 'id'].map(bulk).join('')
         this.heads.set(service, head)
       }
-      const cmd = encoded('xadd', (idem === undefined ? FIELDS_7 : FIELDS_8) + head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
-        CALLER + this.callerText(caller).bulk + this.replyBulks + bulk(String(deadline)) + (idem === undefined ? '' : IDEM + bulk(idem)))
+      // 7 field/value pairs, and `idem` and `traceparent` when the call has them
+      const optional = (idem === undefined ? 0 : 1) + (traceparent === undefined ? 0 : 1)
+      const cmd = encoded('xadd', ARRAYS[optional] + head + bulk(id) + METHOD + bulk(method) + PARAMS + bulk(JSON.stringify(params ?? {})) +
+        CALLER + this.callerText(caller).bulk + this.replyBulks + bulk(String(deadline)) +
+        (idem === undefined ? '' : IDEM + bulk(idem)) + (traceparent === undefined ? '' : TRACEPARENT + bulk(traceparent)))
       if (this.batch.length === 0) setImmediate(this.flush)
       this.batch.push(cmd)
       return cmd.promise
@@ -130,6 +133,7 @@ export class RpcClient {
     const fields = ['v', '1', 'id', id, 'method', method, 'params', JSON.stringify(params ?? {}),
       'caller', this.callerText(caller).json, 'reply', this.replyKey, 'deadline', String(deadline)]
     if (idem !== undefined) fields.push('idem', idem)
+    if (traceparent !== undefined) fields.push('traceparent', traceparent)
     return this.redis.xadd(stream, 'MAXLEN', '~', MAXLEN, '*', ...fields)
   }
 
@@ -305,7 +309,8 @@ const METHOD = bulk('method')
 const PARAMS = bulk('params')
 const CALLER = bulk('caller')
 const IDEM = bulk('idem')
-const FIELDS_7 = arrayOf(20)
-const FIELDS_8 = arrayOf(22)
+const TRACEPARENT = bulk('traceparent')
+/** the XADD's array header with 7, 8 and 9 field/value pairs */
+const ARRAYS = [arrayOf(20), arrayOf(22), arrayOf(24)]
 
 const deadlineExceeded = (): RpcError => new RpcError(ErrorCode.DEADLINE_EXCEEDED, 'Deadline exceeded: no answer from a worker in time')

@@ -18,9 +18,10 @@ import { RedisControl } from './redis-control.js'
 import { RedisLifecycle } from './redis-lifecycle.js'
 import { RedisMetrics } from './redis-metrics.js'
 import { RedisPresence } from './redis-presence.js'
+import { RedisRequestLog } from './redis-request-log.js'
 import { RedisResults } from './redis-results.js'
 import { RpcClient } from './redis-rpc.js'
-import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, Position, PublishResult, Recovery, RemoteCall, RpcTransport } from './types.js'
+import type { Broker, BrokerListener, EventBus, Health, MethodCatalog, OutgoingEvent, Position, PublishResult, Recovery, RemoteCall, RequestLogSink, RpcTransport } from './types.js'
 
 export interface RedisBrokerOptions {
   /** a redis:// URL, ioredis options, or an ioredis client / Cluster (borrowed: never quit) */
@@ -34,6 +35,8 @@ export interface RedisBrokerOptions {
   history: HistoryConfig
   /** rooms whose members hear presence.join / presence.leave (docs/protocol.md §4) */
   presenceEventRooms?: readonly string[]
+  /** the request log stream's cap; undefined: no request log stream */
+  requestLogLength?: number
   log: FastifyBaseLogger
   /** the app's Prometheus registry */
   registry: Registry
@@ -58,6 +61,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
   readonly health: Health = this
   readonly results: RedisResults
   readonly lifecycle: RedisLifecycle
+  readonly requestLog?: RequestLogSink
   private readonly log: FastifyBaseLogger
   private readonly keys: Keys
   private readonly link: Link
@@ -104,6 +108,7 @@ export class RedisBroker implements Broker, RpcTransport, EventBus, MethodCatalo
     this.admin = new RedisAdmin(redis, this.keys, this.nodeId, () => this.workers.serviceNames(), userId => this.listener?.connectionsOf?.(userId) ?? null, this.log)
     this.metrics = new RedisMetrics(options.registry, redis, this.keys, () => this.workers.serviceNames(), () => this.up)
     this.metrics.breakerOpen.set(1)
+    if (options.requestLogLength !== undefined) this.requestLog = new RedisRequestLog(redis, this.keys.requests, options.requestLogLength, this.nodeId, () => this.up)
   }
 
   async start (listener: BrokerListener): Promise<void> {

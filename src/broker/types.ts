@@ -24,6 +24,8 @@ export interface DeliveredEvent {
   /** for a target that keeps history: the event's place in it, and the history's epoch */
   offset?: string
   epoch?: string
+  /** epoch ms at which it was published, when the broker knows (the event delivery lag metric) */
+  publishedAt?: number
 }
 
 /** What a publish answers: the event's place in its target's history, when the target keeps one. */
@@ -48,6 +50,26 @@ export interface RemoteCall {
   deadline: number
   /** the request's idempotencyKey, passed to the worker (docs/protocol.md §9) */
   idem?: string
+  /** W3C trace context the worker continues (docs/protocol.md §9) */
+  traceparent?: string
+}
+
+/** One call as the request log keeps it (docs/protocol.md §9, §12). */
+export interface RequestLogEntry {
+  /** the method the client asked for */
+  method: string
+  /** '' for an anonymous call */
+  userId: string
+  durationMs: number
+  /** the JSON-RPC error code it was answered with; null for a result */
+  code: number | null
+  /** the call's trace id, when it has one */
+  traceId?: string
+}
+
+/** Where the request log goes besides the logger: appended without waiting, dropped when the store is down. */
+export interface RequestLogSink {
+  append (entry: RequestLogEntry): void
 }
 
 export interface PresenceEntry {
@@ -215,6 +237,8 @@ export interface Broker {
   readonly results?: ResultStore
   readonly admin?: AdminStore
   readonly lifecycle?: LifecycleLog
+  /** the request log stream, when asked for (`requestLogStream`) */
+  readonly requestLog?: RequestLogSink
   start (listener: BrokerListener): Promise<void>
   close (): Promise<void>
 }

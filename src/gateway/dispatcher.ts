@@ -1,5 +1,6 @@
 // One message's way through the gateway: decode -> validate -> limits -> built-in, local handler or
 // RpcTransport -> encode -> socket. Every request ends in exactly one answer (or none, for notifications).
+import { context, INVALID_TRACEID, type Span } from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import type { OutgoingEvent, RemoteCall, RpcTransport } from '../broker/types.js'
@@ -19,6 +20,8 @@ import type { Idempotency } from './idempotency.js'
 import type { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import type { Method, MethodContext, Registry } from './registry.js'
+import type { RequestLog } from './request-log.js'
+import { type CallTracing, contextOf, traceparentOf } from './tracing.js'
 import type { NodeStats } from './stats.js'
 
 export interface DispatcherDeps {
@@ -37,6 +40,9 @@ export interface DispatcherDeps {
   /** the admin page's counters */
   stats: NodeStats
   log: FastifyBaseLogger
+  /** null: the tracing code is skipped (`tracing: false`) */
+  tracing: CallTracing | null
+  requestLog: RequestLog
   publish (event: OutgoingEvent): Promise<{ offset?: string }>
 }
 
@@ -106,17 +112,22 @@ export class Dispatcher {
     conn.started(id)
     const started = performance.now()
     let label = 'unknown'
+    let span: Span | undefined
     try {
       const method = req.method.startsWith('rpc.') ? undefined : this.deps.registry.get(req.method)
       // Labels come only from known names: a client's made-up method names would be new series each.
       label = method?.name ?? (BUILTINS.has(req.method) ? req.method : 'unknown')
-      const result = await this.call(conn, req, method)
-      this.observe(label, 'ok', (performance.now() - started) / 1000)
+      span = this.deps.tracing?.start(label, req.method, id, req.traceparent, conn.identity?.userId)
+      const result = await this.call(conn, req, method, span)
+      const seconds = (performance.now() - started) / 1000
+      this.observe(label, 'ok', seconds)
+      this.ended(conn, req, seconds, span, null)
       if (result instanceof Followed) return followed(conn, id, result)
       return id === undefined ? undefined : resultFrame(id, result)
     } catch (err) {
       const error = this.toRpcError(err, req.method)
-      this.observe(label, 'error', (performance.now() - started) / 1000)
+      const seconds = (performance.now() - started) / 1000
+      this.observe(label, 'error', seconds)
       this.deps.metrics.rpcErrors.inc({ code: String(error.code) })
       this.deps.stats.failed({
         at: Date.now(),
@@ -127,10 +138,26 @@ export class Dispatcher {
         message: error.message.slice(0, 500),
         userId: conn.identity?.userId ?? ''
       })
+      this.ended(conn, req, seconds, span, error)
       return id === undefined ? undefined : errorFrame(id, error.toJSON())
     } finally {
       conn.ended(id)
     }
+  }
+
+  /** The call's span and its request log entry (docs/protocol.md §12): the one place both hook in. */
+  private ended (conn: Connection, req: Request, seconds: number, span: Span | undefined, error: RpcError | null): void {
+    const code = error === null ? null : error.code
+    if (span !== undefined) this.deps.tracing!.end(span, code, error?.message)
+    if (!this.deps.requestLog.wants(error !== null)) return
+    const traceId = span?.spanContext().traceId
+    this.deps.requestLog.record({
+      method: req.method,
+      userId: conn.identity?.userId ?? '',
+      durationMs: Math.round(seconds * 1e6) / 1000,
+      code,
+      ...(traceId === undefined || traceId === INVALID_TRACEID ? {} : { traceId })
+    })
   }
 
   /**
@@ -154,7 +181,7 @@ export class Dispatcher {
 
   // Not async (one promise less per call): `one` awaits what it returns, and what it throws before
   // that is caught by the same try.
-  private call (conn: Connection, req: Request, method: Method | undefined): unknown {
+  private call (conn: Connection, req: Request, method: Method | undefined, span: Span | undefined): unknown {
     const { options, registry } = this.deps
     if (req.method.startsWith('rpc.')) return this.deps.builtins.run(conn, req.method, req.params)
     const identity = conn.identity
@@ -182,23 +209,25 @@ export class Dispatcher {
     const deadline = Date.now() + timeoutMs
     const interceptors = this.deps.interceptors
     // Without interceptors or a key no closure is made: the call goes straight through.
-    if (interceptors.empty && key === undefined) return this.invoke(method, params, ctx, deadline)
+    if (interceptors.empty && key === undefined) return this.invoke(method, params, ctx, deadline, span)
     const run = key === undefined
-      ? () => this.invoke(method, params, ctx, deadline)
-      : () => this.deps.idempotency.run({ userId: identity!.userId, key, method: method.name, params, deadline }, () => this.invoke(method, params, ctx, deadline))
+      ? () => this.invoke(method, params, ctx, deadline, span)
+      : () => this.deps.idempotency.run({ userId: identity!.userId, key, method: method.name, params, deadline }, () => this.invoke(method, params, ctx, deadline, span))
     if (interceptors.empty) return run()
     const call = { method: method.name, params, identity, caller, connectionId: conn.id, remote: method.handler === undefined, deadline, idempotencyKey: key }
     return interceptors.run(call, run)
   }
 
   /** The call itself: a worker's, through the RpcTransport, or the in-process handler's. */
-  private invoke (method: Method, params: unknown, ctx: MethodContext, deadline: number): unknown {
+  private invoke (method: Method, params: unknown, ctx: MethodContext, deadline: number, span: Span | undefined): unknown {
     if (method.handler === undefined) {
-      const call: RemoteCall = { method: method.name, params, caller: ctx.caller, deadline }
+      const call: RemoteCall = { method: method.name, params, caller: ctx.caller, deadline, traceparent: traceparentOf(span) }
       if (ctx.idempotencyKey !== undefined) call.idem = ctx.idempotencyKey
       return this.deps.rpc!.call(call, ctx.progress)
     }
-    return this.local(method, params, ctx, deadline - Date.now())
+    const traced = contextOf(span)
+    const timeoutMs = deadline - Date.now()
+    return traced === null ? this.local(method, params, ctx, timeoutMs) : context.with(traced, this.local, this, method, params, ctx, timeoutMs)
   }
 
   private async local (method: Method, params: unknown, ctx: MethodContext, timeoutMs: number): Promise<unknown> {

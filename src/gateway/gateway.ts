@@ -21,6 +21,8 @@ import { Idempotency } from './idempotency.js'
 import { Interceptors } from './interceptors.js'
 import type { Metrics } from './metrics.js'
 import { type Handler, Registry } from './registry.js'
+import { RequestLog } from './request-log.js'
+import { CallTracing } from './tracing.js'
 
 export type GatewayOptions = ResolvedOptions & HookFunctions
 
@@ -91,7 +93,9 @@ export class Gateway {
     const interceptors = new Interceptors()
     this.dispatcher = new Dispatcher({
       options, registry: this.registry, builtins, hub: this.hub, rpc, interceptors, nodeId: broker.nodeId, metrics, stats: this.admin.stats, log, publish,
-      idempotency: new Idempotency(broker.results ?? new MemoryResults(), options.resultTtlMs)
+      idempotency: new Idempotency(broker.results ?? new MemoryResults(), options.resultTtlMs),
+      tracing: options.tracing ? new CallTracing(version) : null,
+      requestLog: new RequestLog(options.requestLogSampleRate, log, broker.requestLog ?? null)
     })
     this.api = {
       nodeId: broker.nodeId,
@@ -111,7 +115,10 @@ export class Gateway {
   async start (): Promise<void> {
     const { broker, hub, metrics, registry } = this
     await broker.start({
-      event: ev => hub.deliver(ev),
+      event: ev => {
+        hub.deliver(ev)
+        if (ev.publishedAt !== undefined) metrics.eventLag.observe(Math.max(0, Date.now() - ev.publishedAt) / 1000)
+      },
       catalog: () => registry.reload(),
       state: up => {
         metrics.brokerUp.set(up ? 1 : 0)

@@ -21,6 +21,13 @@ export class Metrics {
   readonly eventsDelivered = new Counter({ name: 'ipc_events_delivered_total', help: 'events written to sockets', registers: [this.registry] })
   readonly recoveries = new Counter({ name: 'ipc_recoveries_total', help: 'rpc.join and rpc.auth asked to recover, by outcome', labelNames: ['recovered'], registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'ipc_slow_consumer_closes_total', help: 'connections closed with 4008 because they did not read', registers: [this.registry] })
+  readonly eventLag = new Histogram({
+    name: 'ipc_event_delivery_lag_seconds',
+    help: 'time from an event\'s publication to its delivery to this node\'s sockets (clocks of publisher and node)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry]
+  })
+
   readonly brokerUp = new Gauge({ name: 'ipc_broker_up', help: '1 while the broker (Redis) is reachable', registers: [this.registry] })
 
   constructor () {

@@ -14,7 +14,9 @@ export const Request = Type.Object({
   // by name or by position (docs/protocol.md §3)
   params: Type.Optional(Type.Union([Params, Type.Array(Type.Unknown())])),
   // a member of ours beside params: the call's answer is kept and given to a re-send (docs/protocol.md §3)
-  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 }))
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  // W3C trace context of the caller (docs/protocol.md §3); a string that does not parse is ignored
+  traceparent: Type.Optional(Type.String({ maxLength: 256 }))
 })
 export type Request = Static<typeof Request>
 

@@ -13,6 +13,8 @@ export interface WorkerRequest {
   deadline: number
   /** the call's idempotencyKey, when it has one (docs/protocol.md §9) */
   idem?: string
+  /** W3C trace context of the call, when it has one */
+  traceparent?: string
 }
 
 /** Who to answer, when the entry says it: enough to send an error for a request we cannot run. */
@@ -24,11 +26,12 @@ export type Parsed =
 
 const DIGITS = /^[0-9]+$/
 
-// Eight known fields read into locals: a record keyed by field name, checked by a schema, costs a
+// The known fields read into locals: a record keyed by field name, checked by a schema, costs a
 // megamorphic keyed store and a key lookup per field of every request.
 export function parseRequest (fields: string[]): Parsed {
   let v: string | undefined, id: string | undefined, method: string | undefined, params: string | undefined
   let caller: string | undefined, reply: string | undefined, deadline: string | undefined, idem: string | undefined
+  let traceparent: string | undefined
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]
     switch (fields[i]) {
@@ -40,11 +43,12 @@ export function parseRequest (fields: string[]): Parsed {
       case 'reply': reply = value; break
       case 'deadline': deadline = value; break
       case 'idem': idem = value; break
+      case 'traceparent': traceparent = value; break
     }
   }
   if (v === '1' && id !== undefined && id !== '' && method !== undefined && method !== '' && caller !== undefined &&
     reply !== undefined && reply !== '' && deadline !== undefined && DIGITS.test(deadline)) {
-    const request: WorkerRequest = { id, method, params: params ?? '{}', caller, reply, deadline: Number(deadline) }
+    const request: WorkerRequest = { id, method, params: params ?? '{}', caller, reply, deadline: Number(deadline), traceparent }
     if (idem !== undefined && idem !== '') request.idem = idem
     return { ok: true, request }
   }

@@ -2,6 +2,7 @@
 // concurrency, heartbeats, and takes over what dead workers left behind (docs/protocol.md §9).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import { context } from '@opentelemetry/api'
 import { CLAIM_IDLE_MS, keys, MAX_DELIVERIES, WORKER_HEARTBEAT_MS, WORKER_TTL_MS, type Keys } from '../broker/keys.js'
 import { Slots } from '../broker/slots.js'
 import { ErrorCode } from '../protocol/errors.js'
@@ -14,6 +15,7 @@ import { Outbox } from './outbox.js'
 import { encodeReply, internalError } from './replies.js'
 import { parseRequest, type WorkerRequest } from './request.js'
 import { RequestStream } from './request-stream.js'
+import { endSpan, spanContext, startSpan } from './tracing.js'
 import { DuplicateMethodError, InvalidOptionError, InvalidStateError } from '../errors.js'
 
 export interface WorkerOptions {
@@ -32,6 +34,8 @@ export interface WorkerOptions {
   logger?: WorkerLogger
   /** how long stop() waits for running handlers before leaving them to other workers (10000) */
   stopTimeoutMs?: number
+  /** a span around each handler through @opentelemetry/api, continuing the request's trace (true); false skips that code */
+  tracing?: boolean
 }
 
 // BLOCK of each read: stop() and claims interrupt it with CLIENT UNBLOCK, so this only bounds a missed interrupt.
@@ -55,6 +59,7 @@ export class Worker {
   private readonly keys: Keys
   private readonly log: WorkerLogger
   private readonly stopTimeoutMs: number
+  private readonly tracing: boolean
   private readonly methods = new Map<string, WorkerMethod>()
   private readonly interceptors: WorkerInterceptor[] = []
   /** what we are working on */
@@ -84,7 +89,7 @@ export class Worker {
   private joined = false
 
   constructor (private readonly options: WorkerOptions) {
-    const { service, concurrency = 10, prefix, id, logger, stopTimeoutMs = 10000 } = options
+    const { service, concurrency = 10, prefix, id, logger, stopTimeoutMs = 10000, tracing = true } = options
     if (typeof service !== 'string' || !SERVICE.test(service)) throw new InvalidOptionError(`worker: invalid service "${service}" (letters, digits and _)`)
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('worker: concurrency must be a whole number >= 1')
     this.service = service
@@ -93,6 +98,7 @@ export class Worker {
     this.keys = keys(prefix)
     this.log = logger ?? consoleLogger
     this.stopTimeoutMs = stopTimeoutMs
+    this.tracing = tracing !== false
   }
 
   /** Declares a method, like the gateway's `ipc.method`; call before start(). */
@@ -343,8 +349,11 @@ export class Worker {
       return
     }
     job.abort = new JobAbort(req.deadline)
-    const out = execute(this.deps, req, job.abort)
+    const span = this.tracing ? startSpan(req, this.service) : null
+    const traced = span === null ? null : spanContext(span)
+    const out = traced === null ? execute(this.deps, req, job.abort) : context.with(traced, execute, undefined, this.deps, req, job.abort)
     const body = out instanceof Promise ? await out : out
+    if (span !== null) endSpan(span, body)
     await this.outbox.answer(req.reply, encodeReply(req.id, body), entryId)
   }
 
