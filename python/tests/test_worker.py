@@ -56,8 +56,8 @@ def test_calls_reach_async_and_thread_pool_handlers_with_the_caller(worker, gate
 def test_ctx_idempotency_key_is_the_calls_key_and_a_keyed_call_runs_once(worker, gateway):
     async def body(client):
         plain = await client.result("jobs.echo_sync", {"x": 1})
-        first = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotency_key="py-k1"), 10))["result"]
-        again = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotency_key="py-k1"), 10))["result"]
+        first = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotencyKey="py-k1"), 10))["result"]
+        again = (await asyncio.wait_for(client.send("jobs.echo_sync", {"x": 2}, idempotencyKey="py-k1"), 10))["result"]
         return plain, first, again
     plain, first, again = scenario(gateway, body)
     assert plain["idempotency_key"] is None

@@ -10,7 +10,7 @@ import { IpcClient, type RecoveryReport } from '../../src/client/index.js'
 import { Publisher } from '../../src/worker/publisher.js'
 import { token } from '../helper.js'
 import { type FreezableProxy, startProxy } from '../client/proxy.js'
-import type { GatewayProcess } from '../helpers/processes.js'
+import { type GatewayProcess, until } from '../helpers/processes.js'
 import { type Cluster, publishHttp, startCluster } from './cluster.js'
 
 const ROOMS = ['feed:1', 'feed:2']
@@ -137,7 +137,9 @@ test('links dropped for 2 s five times while 2,000 events flow from a worker and
   const list = await watchers(t, proxies, 10)
   const cuts = (async () => {
     for (let i = 0; i < 5; i++) {
-      await sleep(1000) // long enough for every client to be back (backoff below 500 ms)
+      // every client back (its auth and joins answered, three targets reported) before the next cut
+      await until(() => list.every(w => w.reports.length >= 3 * i), 10000, `every client back after cut ${i}`)
+      await sleep(500)
       for (const p of proxies) p.cut(2000)
       await sleep(2000)
     }
@@ -145,9 +147,10 @@ test('links dropped for 2 s five times while 2,000 events flow from a worker and
   const sent = await flow([viaWorker, viaHttp(a, 'http-a'), viaHttp(b, 'http-b')], 667, 15)
   await cuts
   assert.equal([...sent.values()].reduce((n, l) => n + l.length, 0), 2001)
+  await until(() => list.every(w => w.reports.length >= 15), 10000, 'every client back after the last cut')
   await assertExactlyOnce(list, sent)
   for (const w of list) {
-    assert.ok(w.reports.length >= 15, `${w.user}: reconnected five times (${w.reports.length} reports)`)
+    assert.equal(w.reports.length, 15, `${w.user}: reconnected five times (${w.reports.length} reports)`)
     assert.deepEqual(w.reports.filter(r => !r.recovered), [], 'every target recovered')
   }
   assert.ok(proxies.every(p => p.flows >= 30), 'every client reconnected after each cut')
