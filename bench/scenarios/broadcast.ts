@@ -20,7 +20,9 @@ export async function broadcastScenario (name: string, servers: Server[], group:
   if (c.failed > 0) throw new Error(`${name}: ${c.failed} connections failed: ${c.firstError ?? ''}`)
   try {
     await sleep(500)
-    return await run(name, servers, group, plan, c.open, user === undefined ? 'all' : `user:${user}`)
+    // connected, authenticated, nothing sent yet: what idle connections hold
+    const idleRssMiB = servers.reduce((s, srv) => s + rssBytes(srv.pid), 0) / 2 ** 20
+    return { ...await run(name, servers, group, plan, c.open, user === undefined ? 'all' : `user:${user}`), idleRssMiB }
   } finally {
     for (const l of group.loaders) l.onDone = null
     await group.close()

@@ -40,8 +40,10 @@ export async function scaleScenarios (redis: BenchRedis, rpcPlan: RpcPlan, log: 
     const before = servers.reduce((s, srv) => s + rssBytes(srv.pid), 0)
     log(`scale: ${SCALE.connections.toLocaleString('en-US')} connections over ${SCALE.processes} gateway processes`)
     const row = await broadcastScenario(`broadcast ${SCALE.connections / 1000}k`, servers, group, { connections: SCALE.connections, window: 1, warmupEvents: 2, durationMs: 10000 }, 'header')
-    row.bytesPerConnection = (row.rssMiB! * 2 ** 20 - before) / Number(row.connections)
-    row.note = `${SCALE.processes} gateway processes, ${SCALE.loaders} load processes; RSS of all gateway processes`
+    const after = row.bytesPerConnection = (row.rssMiB! * 2 ** 20 - before) / Number(row.connections)
+    const idle = (Number(row.idleRssMiB) * 2 ** 20 - before) / Number(row.connections)
+    row.note = `${SCALE.processes} gateway processes, ${SCALE.loaders} load processes; RSS of all gateway processes: ` +
+      `${(idle / 1024).toFixed(1)} KiB per connection idle, ${(after / 1024).toFixed(1)} after the broadcast`
     rows.push(row)
   } finally {
     await group.stop()
