@@ -18,6 +18,11 @@ export function rssBytes (pid: number): number {
   return m === null ? NaN : Number(m[1]) * 1024
 }
 
+/** RSS in bytes of several processes together */
+export function totalRss (pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + rssBytes(pid), 0)
+}
+
 /** CPU% (100 = one core) of a set of processes between start() and stop() */
 export class CpuMeter {
   private readonly before: number[]

@@ -1,7 +1,7 @@
 // One event to every connection: deliveries/s with at most `window` events on their way at once
 // (so no socket buffer grows without bound), and publish-to-receive latency of every delivery.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CpuMeter, rssBytes, StealMeter } from '../lib/proc-stats.js'
+import { CpuMeter, StealMeter, totalRss } from '../lib/proc-stats.js'
 import type { LoadGroup } from '../lib/loaders.js'
 import { type Row, latency } from '../lib/result.js'
 import { SECRET, type Server } from '../lib/servers.js'
@@ -21,7 +21,7 @@ export async function broadcastScenario (name: string, servers: Server[], group:
   try {
     await sleep(500)
     // connected, authenticated, nothing sent yet: what idle connections hold
-    const idleRssMiB = servers.reduce((s, srv) => s + rssBytes(srv.pid), 0) / 2 ** 20
+    const idleRssMiB = totalRss(servers.map(s => s.pid)) / 2 ** 20
     return { ...await run(name, servers, group, plan, c.open, user === undefined ? 'all' : `user:${user}`), idleRssMiB }
   } finally {
     for (const l of group.loaders) l.onDone = null
@@ -94,7 +94,7 @@ async function run (name: string, servers: Server[], group: LoadGroup, plan: Bro
     cpu,
     clientCpu,
     steal: stolen,
-    rssMiB: servers.reduce((s, srv) => s + rssBytes(srv.pid), 0) / 2 ** 20,
+    rssMiB: totalRss(servers.map(s => s.pid)) / 2 ** 20,
     connections: open,
     events: seq - plan.warmupEvents,
     expected: (seq - plan.warmupEvents) * open,

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LoadGroup } from '../lib/loaders.js'
-import { rssBytes } from '../lib/proc-stats.js'
+import { totalRss } from '../lib/proc-stats.js'
 import type { BenchRedis } from '../lib/redis.js'
 import type { Row } from '../lib/result.js'
 import { type Server, startGateway } from '../lib/servers.js'
@@ -37,7 +37,7 @@ export async function scaleScenarios (redis: BenchRedis, rpcPlan: RpcPlan, log: 
   try {
     await ready(gw, SCALE.processes)
     const servers = processes(gw, SCALE.processes)
-    const before = servers.reduce((s, srv) => s + rssBytes(srv.pid), 0)
+    const before = totalRss(servers.map(s => s.pid))
     log(`scale: ${SCALE.connections.toLocaleString('en-US')} connections over ${SCALE.processes} gateway processes`)
     const row = await broadcastScenario(`broadcast ${SCALE.connections / 1000}k`, servers, group, { connections: SCALE.connections, window: 1, warmupEvents: 2, durationMs: 10000 }, 'header')
     const after = row.bytesPerConnection = (row.rssMiB! * 2 ** 20 - before) / Number(row.connections)

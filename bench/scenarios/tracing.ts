@@ -3,9 +3,9 @@
 // of its own, one with the tracing code skipped (IPC_TRACING=false, the worker's `tracing: false`),
 // one as shipped. Phases alternate, the side that goes first alternating round by round; each side
 // keeps its best. On a shared machine throughput swings with the neighbours' load from one phase to
-// the next, so the
-// notes also give the median of the per-round ratios, and the CPU time per call of the gateway and
-// the worker (less sensitive to the neighbours than the rate), as medians over the rounds.
+// the next, so the notes also give the median of the per-round ratios, and the CPU time per call of
+// the gateway and the worker (less sensitive to the neighbours than the rate), as medians over the
+// rounds.
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import type { LoadGroup } from '../lib/loaders.js'
